@@ -1,0 +1,178 @@
+"""The `seqattn` command: parsing and printing only; the work happens in the library."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from importlib import resources
+from pathlib import Path
+
+from seqattn import __version__
+from seqattn.errors import SeqattnError
+
+DEFAULT_CONFIG = "builtin default (Tatoeba Korean->English, bundled)"
+
+
+def _default_config_path() -> Path:
+    return Path(str(resources.files("seqattn") / "resources" / "default.yaml"))
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="seqattn",
+        description="RNN encoder-decoder models with attention: train, translate, evaluate.",
+        epilog="Run `seqattn VERB --help` for the flags of each verb.",
+    )
+    p.add_argument("--version", action="version", version=f"seqattn {__version__}")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    t = verbs.add_parser(
+        "train", help="train a model (with no CONFIG: the bundled Korean->English default)",
+        description="Train a model. Arguments are an optional CONFIG (YAML) followed by "
+        "dotted overrides such as train.max_steps=2000 model.attention.type=additive.",
+    )
+    t.add_argument("args", nargs="*", metavar="[CONFIG] [key=value ...]",
+                   help="config file, then overrides (dotted keys, YAML values)")
+    t.add_argument("--out", metavar="RUN_DIR", help="new run directory (default: runs/NAME-TIME)")
+    t.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue this run from its last checkpoint; overrides may extend it "
+                   "(e.g. train.max_steps=20000)")
+    t.add_argument("--device", choices=["auto", "cpu", "cuda"],
+                   help="where to train (default: the config's train.device, 'auto')")
+
+    tr = verbs.add_parser("translate", help="translate text with a trained run",
+                          description="Translate stdin (or --input) line by line. Interactive "
+                          "when stdin is a terminal.")
+    tr.add_argument("run_dir", metavar="RUN_DIR")
+    tr.add_argument("--input", metavar="FILE", help="read sentences from FILE instead of stdin")
+    tr.add_argument("--beam", type=int, help="beam size (default: the run's decode.beam; 1 = greedy)")
+    tr.add_argument("--n-best", type=int, default=1,
+                    help="hypotheses per sentence; >1 prints 'LINE<TAB>RANK<TAB>SCORE<TAB>TEXT'")
+    tr.add_argument("--batch-size", type=int, help="sentences per batch (default: decode.batch_size)")
+    tr.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+
+    e = verbs.add_parser("evaluate", help="score a run on a test set (sacreBLEU BLEU, chrF, ppl)",
+                         description="Translate --src and score it against --ref.")
+    e.add_argument("run_dir", metavar="RUN_DIR")
+    e.add_argument("--src", required=True, metavar="FILE", help="source sentences (plain or .gz)")
+    e.add_argument("--ref", required=True, metavar="FILE", help="reference translations")
+    e.add_argument("--beam", type=int, help="beam size (default: the run's decode.beam)")
+    e.add_argument("--output", metavar="FILE", help="also write the translations here")
+    e.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    return p
+
+
+def _cmd_train(a: argparse.Namespace) -> int:
+    from seqattn.config import build_config, load_config, read_yaml
+    from seqattn.train import train
+
+    config = next((x for x in a.args if "=" not in x), None)
+    overrides = [x for x in a.args if "=" in x]
+    if [x for x in a.args if "=" not in x][1:]:
+        raise SeqattnError(f"train takes one CONFIG; unexpected '{[x for x in a.args if '=' not in x][1]}'")
+    if a.resume:
+        if config or a.out:
+            raise SeqattnError("--resume continues a run with its own config; drop CONFIG/--out")
+        run_dir = Path(a.resume)
+        cfg_file = run_dir / "config.yaml"
+        if not cfg_file.is_file():
+            raise SeqattnError(f"{run_dir}: not a seqattn run directory (no config.yaml)")
+        cfg = build_config(read_yaml(cfg_file), overrides, source=str(cfg_file))
+    else:
+        cfg = load_config(config or _default_config_path(), overrides)
+        run_dir = Path(a.out) if a.out else Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise SeqattnError(f"{run_dir}: already exists and is not empty "
+                               "(use --resume to continue it, or another --out)")
+    print(f"run directory: {run_dir}  (config: {config or DEFAULT_CONFIG})", file=sys.stderr)
+    result = train(cfg, run_dir, resume=bool(a.resume), device=a.device)
+    print(f"run directory: {run_dir}")
+    print(f"stopped after step {result.progress.step}: {result.stop_reason}")
+    if result.test is not None:
+        print(f"test (beam {cfg.decode.beam}): {result.test.line()}")
+        print(f"  {result.test.bleu_signature}")
+        print(f"  {result.test.chrf_signature}")
+    if result.samples:
+        print("samples:")
+        for s in result.samples:
+            print(f"  {s.source}  ->  {s.text}")
+    return 0
+
+
+def _print_translations(results, n_best: int, first_line: int, out) -> None:
+    for offset, r in enumerate(results):
+        if n_best == 1:
+            print(r.text, file=out)
+        else:
+            for rank, h in enumerate(r.hypotheses, start=1):
+                print(f"{first_line + offset}\t{rank}\t{h.score:.4f}\t{h.text}", file=out)
+    out.flush()
+
+
+def _cmd_translate(a: argparse.Namespace) -> int:
+    from seqattn.data.corpus import read_lines
+    from seqattn.translator import Translator
+
+    translator = Translator.load(a.run_dir, device=a.device)
+    kwargs = {"beam": a.beam, "n_best": a.n_best, "batch_size": a.batch_size}
+    if a.input:
+        lines = read_lines(a.input)
+    elif sys.stdin.isatty():
+        print("Type a sentence and press Enter (Ctrl-D to quit).", file=sys.stderr)
+        number = 1
+        while True:
+            try:
+                line = input("> ")
+            except EOFError:
+                print(file=sys.stderr)
+                return 0
+            _print_translations(translator.translate([line], **kwargs), a.n_best, number, sys.stdout)
+            number += 1
+    else:
+        try:
+            lines = sys.stdin.read().splitlines()
+        except UnicodeDecodeError:
+            raise SeqattnError("stdin: input is not valid UTF-8") from None
+    _print_translations(translator.translate(lines, **kwargs), a.n_best, 1, sys.stdout)
+    return 0
+
+
+def _cmd_evaluate(a: argparse.Namespace) -> int:
+    from seqattn.atomic import atomic_write_text
+    from seqattn.evaluate import evaluate_files
+    from seqattn.translator import Translator
+
+    translator = Translator.load(a.run_dir, device=a.device)
+    scores, outputs = evaluate_files(translator, a.src, a.ref, a.beam)
+    beam = a.beam or translator.cfg.decode.beam
+    print(f"BLEU  {scores.bleu:.2f}  {scores.bleu_signature}")
+    print(f"chrF  {scores.chrf:.2f}  {scores.chrf_signature}")
+    print(f"ppl   {scores.ppl:.3f}  (teacher-forced, per target subword incl. EOS)")
+    print(f"({scores.sentences} sentences, beam {beam})")
+    if a.output:
+        atomic_write_text(a.output, "".join(o + "\n" for o in outputs))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    commands = {"train": _cmd_train, "translate": _cmd_translate, "evaluate": _cmd_evaluate}
+    try:
+        return commands[args.verb](args)
+    except SeqattnError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"seqattn: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("seqattn: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""Typed, validated configuration: pydantic models read from YAML, with dotted overrides.
+
+Every knob of data, model, training and decoding lives here, with its default and its
+limits, so that a bad value fails at load time with a message naming the key.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from seqattn.errors import SeqattnError
+
+BUILTIN_PREFIX = "builtin:"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class CorpusSpec(_Strict):
+    """One split of a parallel corpus: two line-aligned files, or one TSV file."""
+
+    src: str | None = None
+    tgt: str | None = None
+    tsv: str | None = None
+    src_column: int = Field(1, ge=0, description="TSV column of the source side (0-based)")
+    tgt_column: int = Field(0, ge=0, description="TSV column of the target side (0-based)")
+
+    @model_validator(mode="after")
+    def _one_layout(self) -> CorpusSpec:
+        if self.tsv is None and (self.src is None or self.tgt is None):
+            raise ValueError("give either 'tsv' or both 'src' and 'tgt'")
+        if self.tsv is not None and (self.src is not None or self.tgt is not None):
+            raise ValueError("give either 'tsv' or 'src'+'tgt', not both")
+        if self.tsv is not None and self.src_column == self.tgt_column:
+            raise ValueError("src_column and tgt_column must differ")
+        return self
+
+
+class SplitConfig(_Strict):
+    """Carve dev/test sets out of the training corpus when none are given (seeded)."""
+
+    dev_size: int = Field(300, ge=1)
+    test_size: int = Field(300, ge=1)
+    seed: int = 1234
+
+
+class SubwordConfig(_Strict):
+    type: Literal["bpe", "unigram"] = "bpe"
+    vocab_size: int = Field(8000, ge=16)
+    joint: bool = True
+    character_coverage: float = Field(1.0, gt=0.0, le=1.0)
+    max_sentences: int = Field(2_000_000, ge=100, description="sample bound for training SPM")
+
+
+class DataConfig(_Strict):
+    train: CorpusSpec
+    dev: CorpusSpec | None = None
+    test: CorpusSpec | None = None
+    split: SplitConfig = SplitConfig()
+    src_lang: str = "src"
+    tgt_lang: str = "tgt"
+    subword: SubwordConfig = SubwordConfig()
+    max_len: int = Field(100, ge=1, description="training pairs longer than this (subwords) are skipped")
+
+
+class EncoderConfig(_Strict):
+    rnn: Literal["lstm", "gru"] = "lstm"
+    emb_size: int = Field(256, ge=1)
+    hidden_size: int = Field(256, ge=1, description="per direction")
+    layers: int = Field(1, ge=1)
+    bidirectional: bool = True
+    reverse_source: bool = False
+    dropout: float = Field(0.3, ge=0.0, lt=1.0)
+
+    @property
+    def output_size(self) -> int:
+        return self.hidden_size * (2 if self.bidirectional else 1)
+
+
+class DecoderConfig(_Strict):
+    rnn: Literal["lstm", "gru"] = "lstm"
+    emb_size: int = Field(256, ge=1)
+    hidden_size: int = Field(512, ge=1)
+    layers: int = Field(1, ge=1)
+    dropout: float = Field(0.3, ge=0.0, lt=1.0)
+    input_feeding: bool = False
+    tie_embeddings: bool = False
+
+
+AttentionType = Literal["none", "dot", "general", "additive", "scaled_dot"]
+
+
+class AttentionConfig(_Strict):
+    type: AttentionType = "general"
+    additive_size: int = Field(256, ge=1, description="hidden size of the additive (MLP) scorer")
+
+
+class ModelConfig(_Strict):
+    encoder: EncoderConfig = EncoderConfig()
+    decoder: DecoderConfig = DecoderConfig()
+    attention: AttentionConfig = AttentionConfig()
+
+    @model_validator(mode="after")
+    def _compatible(self) -> ModelConfig:
+        enc_out, dec = self.encoder.output_size, self.decoder.hidden_size
+        if self.attention.type in ("dot", "scaled_dot") and enc_out != dec:
+            raise ValueError(
+                f"'{self.attention.type}' attention needs decoder.hidden_size ({dec}) equal to "
+                f"the encoder output size ({enc_out} = hidden_size x directions); "
+                "use 'general' or 'additive' attention, or change the sizes"
+            )
+        if self.decoder.input_feeding and self.attention.type == "none":
+            raise ValueError("decoder.input_feeding needs attention (attention.type is 'none')")
+        if self.decoder.tie_embeddings and self.decoder.emb_size != dec:
+            raise ValueError(
+                f"decoder.tie_embeddings needs decoder.emb_size ({self.decoder.emb_size}) "
+                f"equal to decoder.hidden_size ({dec})"
+            )
+        return self
+
+
+class ScheduleConfig(_Strict):
+    type: Literal["constant", "plateau", "warmup_inverse_sqrt", "warmup_cosine"] = "plateau"
+    warmup_steps: int = Field(0, ge=0)
+    factor: float = Field(0.5, gt=0.0, lt=1.0, description="plateau: lr multiplier")
+    patience: int = Field(2, ge=0, description="plateau: validations without gain")
+    min_lr: float = Field(1e-5, ge=0.0)
+    total_steps: int | None = Field(None, ge=1, description="cosine: steps to decay over")
+
+
+class TrainConfig(_Strict):
+    seed: int = 1
+    batch_size: int = Field(64, ge=1, description="sentences per batch")
+    batch_tokens: int | None = Field(None, ge=1, description="token budget; overrides batch_size")
+    max_steps: int | None = Field(None, ge=1)
+    max_minutes: float | None = Field(None, gt=0)
+    max_epochs: int | None = Field(None, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = Field(0.0, ge=0)
+    clip_norm: float = Field(5.0, gt=0)
+    label_smoothing: float = Field(0.1, ge=0.0, lt=1.0)
+    scheduled_sampling: float = Field(0.0, ge=0.0, le=1.0, description="prob. of feeding predictions")
+    schedule: ScheduleConfig = ScheduleConfig()
+    val_every: int = Field(500, ge=1, description="validate every N steps")
+    val_beam: int = Field(1, ge=1, description="beam for validation BLEU (1 = greedy)")
+    val_max_sentences: int | None = Field(None, ge=1)
+    early_stopping_patience: int | None = Field(8, ge=1, description="validations without gain")
+    early_stopping_metric: Literal["bleu", "loss"] = "bleu"
+    keep_checkpoints: int = Field(2, ge=1)
+    log_every: int = Field(100, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["fp32", "bf16"] = "fp32"
+    num_threads: int | None = Field(None, ge=1)
+    samples: list[str] = Field(default_factory=list, description="sentences translated at the end")
+
+
+class DecodeConfig(_Strict):
+    beam: int = Field(5, ge=1, le=64)
+    n_best: int = Field(1, ge=1)
+    length_penalty: float = Field(1.0, ge=0.0, description="GNMT alpha; 0 = raw log-prob")
+    max_len_a: float = Field(1.5, ge=0.0)
+    max_len_b: int = Field(10, ge=1)
+    batch_size: int = Field(64, ge=1)
+
+
+class Config(_Strict):
+    name: str = "run"
+    data: DataConfig
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    decode: DecodeConfig = DecodeConfig()
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic class that holds the field at `loc` (for 'did you mean')."""
+    cls: type[BaseModel] = Config
+    for part in loc[:-1]:
+        field = cls.model_fields.get(str(part))
+        if field is None:
+            return None
+        ann = field.annotation
+        candidates = [ann, *getattr(ann, "__args__", ())]
+        nxt = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if nxt is None:
+            return None
+        cls = nxt
+    return cls
+
+
+def _explain(err: ValidationError, source: str) -> SeqattnError:
+    first = err.errors()[0]
+    loc = tuple(p for p in first["loc"] if not isinstance(p, int) or p >= 0)
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        cls = _model_at(loc)
+        names = list(cls.model_fields) if cls else []
+        close = difflib.get_close_matches(str(loc[-1]), names, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(names)})"
+        return SeqattnError(f"{source}: unknown key '{key}'{hint}")
+    msg = first["msg"].removeprefix("Value error, ")
+    more = f" (and {len(err.errors()) - 1} more problems)" if len(err.errors()) > 1 else ""
+    return SeqattnError(f"{source}: {key}: {msg}{more}")
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = tree
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise SeqattnError(f"override '{dotted}': '{part}' is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
+    """Parse `key.sub=value` strings; values are read as YAML scalars (`5`, `true`, `1e-3`)."""
+    parsed = []
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key or any(not p.isidentifier() for p in key.split(".")):
+            raise SeqattnError(f"bad override '{item}': expected dotted.key=value, e.g. train.max_steps=100")
+        try:
+            value = yaml.safe_load(raw) if raw != "" else None
+        except yaml.YAMLError:
+            value = raw
+        parsed.append((key, value))
+    return parsed
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping with the safe loader; clear errors for missing or malformed files."""
+    p = Path(path)
+    if not p.is_file():
+        raise SeqattnError(f"{p}: config file not found")
+    try:
+        tree = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" line {where.line + 1}" if where is not None else ""
+        raise SeqattnError(f"{p}:{line} not valid YAML") from exc
+    if not isinstance(tree, dict):
+        raise SeqattnError(f"{p}: expected a mapping of sections (data, model, train, decode)")
+    return tree
+
+
+def build_config(tree: dict[str, Any], overrides: list[str] = (), source: str = "config") -> Config:
+    """Validate a raw mapping (plus dotted overrides) into a Config."""
+    tree = yaml.safe_load(yaml.safe_dump(tree))  # deep copy of plain data
+    for key, value in parse_overrides(list(overrides)):
+        _set_dotted(tree, key, value)
+    try:
+        return Config.model_validate(tree)
+    except ValidationError as exc:
+        raise _explain(exc, source) from None
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
+    """Read `path` (YAML) and apply `key=value` overrides."""
+    return build_config(read_yaml(path), overrides, source=str(path))
+
+
+def dump_config(cfg: Config) -> str:
+    """The config as YAML text (the resolved form saved in a run directory)."""
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,105 @@
+"""SentencePiece subwords with fixed special-token ids, saved inside the run directory."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import sentencepiece as spm
+
+from seqattn.atomic import atomic_write_bytes
+from seqattn.config import SubwordConfig
+from seqattn.errors import SeqattnError
+
+PAD_ID, UNK_ID, SOS_ID, EOS_ID = 0, 1, 2, 3
+SPECIALS = {"pad_id": PAD_ID, "unk_id": UNK_ID, "bos_id": SOS_ID, "eos_id": EOS_ID}
+JOINT_FILE, SRC_FILE, TGT_FILE = "spm.model", "spm.src.model", "spm.tgt.model"
+
+
+def _train_one(texts: Sequence[str], cfg: SubwordConfig, seed: int) -> bytes:
+    texts = [t for t in texts if t]
+    if len(texts) > cfg.max_sentences:
+        pick = np.random.default_rng(seed).choice(len(texts), cfg.max_sentences, replace=False)
+        texts = [texts[i] for i in np.sort(pick)]
+    buffer = io.BytesIO()
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(texts),
+            model_writer=buffer,
+            model_type=cfg.type,
+            vocab_size=cfg.vocab_size,
+            character_coverage=cfg.character_coverage,
+            hard_vocab_limit=False,
+            input_sentence_size=0,
+            shuffle_input_sentence=False,
+            num_threads=2,
+            minloglevel=2,
+            **SPECIALS,
+        )
+    except RuntimeError as exc:
+        raise SeqattnError(f"SentencePiece training failed: {exc}") from None
+    return buffer.getvalue()
+
+
+def _processor(blob: bytes) -> spm.SentencePieceProcessor:
+    return spm.SentencePieceProcessor(model_proto=blob)
+
+
+class Subwords:
+    """Source and target subword models (one shared model when `joint`)."""
+
+    def __init__(self, src_blob: bytes, tgt_blob: bytes | None = None):
+        self.joint = tgt_blob is None
+        self.src = _processor(src_blob)
+        self.tgt = self.src if tgt_blob is None else _processor(tgt_blob)
+        self._blobs = (src_blob, tgt_blob)
+
+    @classmethod
+    def train(cls, src_texts: Sequence[str], tgt_texts: Sequence[str], cfg: SubwordConfig,
+              seed: int = 1) -> Subwords:
+        if cfg.joint:
+            return cls(_train_one([*src_texts, *tgt_texts], cfg, seed))
+        return cls(_train_one(src_texts, cfg, seed), _train_one(tgt_texts, cfg, seed + 1))
+
+    def save(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        src_blob, tgt_blob = self._blobs
+        if self.joint:
+            atomic_write_bytes(folder / JOINT_FILE, src_blob)
+        else:
+            atomic_write_bytes(folder / SRC_FILE, src_blob)
+            atomic_write_bytes(folder / TGT_FILE, tgt_blob)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Subwords:
+        folder = Path(folder)
+        if (folder / JOINT_FILE).is_file():
+            return cls((folder / JOINT_FILE).read_bytes())
+        if (folder / SRC_FILE).is_file() and (folder / TGT_FILE).is_file():
+            return cls((folder / SRC_FILE).read_bytes(), (folder / TGT_FILE).read_bytes())
+        raise SeqattnError(f"{folder}: no SentencePiece model ({JOINT_FILE} or {SRC_FILE}+{TGT_FILE})")
+
+    @property
+    def src_vocab_size(self) -> int:
+        return self.src.get_piece_size()
+
+    @property
+    def tgt_vocab_size(self) -> int:
+        return self.tgt.get_piece_size()
+
+    def encode_src(self, texts: Sequence[str]) -> list[list[int]]:
+        return self.src.encode(list(texts))
+
+    def encode_tgt(self, texts: Sequence[str]) -> list[list[int]]:
+        return self.tgt.encode(list(texts))
+
+    def decode_tgt(self, ids: Sequence[int]) -> str:
+        return self.tgt.decode([int(i) for i in ids])
+
+    def src_pieces(self, ids: Sequence[int]) -> list[str]:
+        return [self.src.id_to_piece(int(i)) for i in ids]
+
+    def tgt_pieces(self, ids: Sequence[int]) -> list[str]:
+        return [self.tgt.id_to_piece(int(i)) for i in ids]

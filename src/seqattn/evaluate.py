@@ -1,0 +1,86 @@
+"""Scores: sacreBLEU BLEU and chrF (detokenized text) and teacher-forced perplexity."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from sacrebleu.metrics import BLEU, CHRF
+
+from seqattn.data.batching import make_batch
+from seqattn.data.corpus import read_lines
+from seqattn.data.subword import PAD_ID
+from seqattn.errors import SeqattnError
+from seqattn.model.loss import sequence_cross_entropy
+from seqattn.model.seq2seq import Seq2Seq
+from seqattn.runtime import autocast
+from seqattn.translator import Translator
+
+
+@dataclass
+class Scores:
+    bleu: float
+    chrf: float
+    bleu_signature: str
+    chrf_signature: str
+    loss: float | None = None  # NLL per target token (EOS included)
+    ppl: float | None = None
+    sentences: int = 0
+
+    def line(self) -> str:
+        ppl = f"  ppl {self.ppl:.2f}" if self.ppl is not None else ""
+        return f"BLEU {self.bleu:.2f}  chrF {self.chrf:.2f}{ppl}  ({self.sentences} sentences)"
+
+
+def text_scores(hypotheses: Sequence[str], references: Sequence[str]) -> Scores:
+    """Corpus BLEU and chrF of detokenized hypotheses against one reference each."""
+    bleu, chrf = BLEU(), CHRF()
+    b = bleu.corpus_score(list(hypotheses), [list(references)])
+    c = chrf.corpus_score(list(hypotheses), [list(references)])
+    return Scores(b.score, c.score, str(bleu.get_signature()), str(chrf.get_signature()),
+                  sentences=len(hypotheses))
+
+
+@torch.no_grad()
+def perplexity(model: Seq2Seq, src_ids: Sequence[Sequence[int]], tgt_ids: Sequence[Sequence[int]],
+               batch_size: int = 64, precision: str = "fp32") -> tuple[float, float]:
+    """Teacher-forced NLL per target token and its exponent (perplexity)."""
+    device = next(model.parameters()).device
+    order = sorted(range(len(src_ids)), key=lambda i: len(src_ids[i]))
+    was_training = model.training
+    model.eval()
+    total, tokens = 0.0, 0
+    with autocast(device, precision):
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            b = make_batch([src_ids[i] for i in idx], [tgt_ids[i] for i in idx], idx).to(device)
+            attentional, _ = model(b.src, b.src_lengths, b.tgt_in)
+            _, nll, n = sequence_cross_entropy(attentional, b.tgt_out, model.decoder.output,
+                                               0.0, PAD_ID)
+            total, tokens = total + float(nll), tokens + n
+    model.train(was_training)
+    loss = total / max(tokens, 1)
+    return loss, math.exp(min(loss, 50.0))
+
+
+def evaluate_files(translator: Translator, src_file: str, ref_file: str,
+                   beam: int | None = None) -> tuple[Scores, list[str]]:
+    """Translate `src_file` and score it against `ref_file` (line-aligned, plain or .gz)."""
+    sources, references = read_lines(src_file), read_lines(ref_file)
+    if len(sources) != len(references):
+        raise SeqattnError(f"{src_file} has {len(sources)} lines but {ref_file} has "
+                           f"{len(references)}: they must be line-aligned")
+    if not sources:
+        raise SeqattnError(f"{src_file}: empty file")
+    outputs = [t.text for t in translator.translate(sources, beam=beam, n_best=1)]
+    scores = text_scores(outputs, references)
+    sub = translator.subwords
+    keep = [i for i, (s, r) in enumerate(zip(sources, references)) if s.strip() and r.strip()]
+    src_ids = sub.encode_src([sources[i] for i in keep])
+    tgt_ids = sub.encode_tgt([references[i] for i in keep])
+    if keep:
+        scores.loss, scores.ppl = perplexity(translator.model, src_ids, tgt_ids,
+                                             translator.cfg.decode.batch_size, translator.precision)
+    return scores, outputs

@@ -1,0 +1,99 @@
+"""Attention: score a query against every key, softmax into weights, weigh the values.
+
+One class per score function (Luong et al. 2015; Bahdanau et al. 2015):
+  dot         score(s, h) = s . h
+  scaled_dot  score(s, h) = s . h / sqrt(d)
+  general     score(s, h) = s . (W h)            (bilinear)
+  additive    score(s, h) = v . tanh(W_q s + W_k h)   (MLP, Bahdanau)
+Keys are projected once per sentence (`project_keys`), then scored for any number of
+decoder steps at once: queries (batch, tgt_len, dec_hidden) -> scores (batch, tgt_len, src_len).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from seqattn.config import AttentionConfig
+
+
+class Score(nn.Module):
+    """Base: identity key projection; subclasses define `forward(query, keys) -> scores`."""
+
+    def project_keys(self, states: torch.Tensor) -> torch.Tensor:
+        return states  # (batch, src_len, enc_hidden)
+
+
+class DotScore(Score):
+    def forward(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        return torch.bmm(query, keys.transpose(1, 2))  # (batch, tgt_len, src_len)
+
+
+class ScaledDotScore(Score):
+    def forward(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        return torch.bmm(query, keys.transpose(1, 2)) / math.sqrt(query.size(-1))
+
+
+class GeneralScore(Score):
+    def __init__(self, enc_size: int, dec_size: int):
+        super().__init__()
+        self.key_proj = nn.Linear(enc_size, dec_size, bias=False)  # W
+
+    def project_keys(self, states: torch.Tensor) -> torch.Tensor:
+        return self.key_proj(states)  # (batch, src_len, dec_hidden)
+
+    def forward(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        return torch.bmm(query, keys.transpose(1, 2))
+
+
+class AdditiveScore(Score):
+    def __init__(self, enc_size: int, dec_size: int, attn_size: int):
+        super().__init__()
+        self.key_proj = nn.Linear(enc_size, attn_size, bias=False)  # W_k
+        self.query_proj = nn.Linear(dec_size, attn_size)  # W_q
+        self.v = nn.Linear(attn_size, 1, bias=False)
+
+    def project_keys(self, states: torch.Tensor) -> torch.Tensor:
+        return self.key_proj(states)  # (batch, src_len, attn)
+
+    def forward(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        q = self.query_proj(query)  # (batch, tgt_len, attn)
+        hidden = torch.tanh(q.unsqueeze(2) + keys.unsqueeze(1))  # (batch, tgt_len, src_len, attn)
+        return self.v(hidden).squeeze(-1)  # (batch, tgt_len, src_len)
+
+
+class Attention(nn.Module):
+    """Masked softmax attention around one score function."""
+
+    def __init__(self, score: Score):
+        super().__init__()
+        self.score = score
+
+    def project_keys(self, states: torch.Tensor) -> torch.Tensor:
+        return self.score.project_keys(states)
+
+    def forward(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+                mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """query (batch, tgt_len, dec), keys (batch, src_len, k), values (batch, src_len, enc),
+        mask (batch, src_len) -> attention_value (batch, tgt_len, enc), weights (batch, tgt_len, src_len).
+        Weights on padding are exactly 0 and each row sums to 1."""
+        scores = self.score(query, keys)
+        scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
+        weights = torch.softmax(scores, dim=-1)
+        attention_value = torch.bmm(weights.to(values.dtype), values)
+        return attention_value, weights
+
+
+def make_attention(cfg: AttentionConfig, enc_size: int, dec_size: int) -> Attention | None:
+    """The configured attention, or None for the pure context-vector model."""
+    scores = {
+        "none": lambda: None,
+        "dot": DotScore,
+        "scaled_dot": ScaledDotScore,
+        "general": lambda: GeneralScore(enc_size, dec_size),
+        "additive": lambda: AdditiveScore(enc_size, dec_size, cfg.additive_size),
+    }
+    score = scores[cfg.type]()
+    return None if score is None else Attention(score)

@@ -1,0 +1,143 @@
+"""The decoder: embedding -> LSTM/GRU -> attention -> attentional hidden -> vocabulary.
+
+Two paths over the same modules:
+  * `forward` runs teacher-forced training. Without input feeding the RNN runs over the
+    whole target in one call and attention for all steps is a batched matrix product.
+  * `step` advances one token for every row of a batch (decoding, input feeding,
+    scheduled sampling).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from seqattn.config import AttentionConfig, DecoderConfig
+from seqattn.model.attention import make_attention
+
+RNNState = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
+def select_rows(state: RNNState, index: torch.Tensor) -> RNNState:
+    """Pick batch rows (dim 1) of an RNN state (h or (h, c))."""
+    if isinstance(state, tuple):
+        return tuple(s.index_select(1, index) for s in state)
+    return state.index_select(1, index)
+
+
+@dataclass
+class Memory:
+    """What the decoder attends to; fixed for a whole decode."""
+
+    values: torch.Tensor  # (batch, src_len, enc_hidden) encoder states
+    keys: torch.Tensor | None  # (batch, src_len, key_size) projected once per sentence
+    mask: torch.Tensor  # (batch, src_len) True on real tokens
+
+    def index_select(self, index: torch.Tensor) -> Memory:
+        keys = None if self.keys is None else self.keys.index_select(0, index)
+        return Memory(self.values.index_select(0, index), keys, self.mask.index_select(0, index))
+
+
+@dataclass
+class DecoderState:
+    hidden: RNNState  # (layers, batch, hidden) [and the LSTM cell]
+    feed: torch.Tensor | None = None  # (batch, hidden) last attentional hidden (input feeding)
+
+    def index_select(self, index: torch.Tensor) -> DecoderState:
+        feed = None if self.feed is None else self.feed.index_select(0, index)
+        return DecoderState(select_rows(self.hidden, index), feed)
+
+
+@dataclass
+class StepTrace:
+    """Intermediate values of one decoder step (filled only when tracing)."""
+
+    query: torch.Tensor  # (batch, steps, hidden) s_t
+    weights: torch.Tensor | None  # (batch, steps, src_len) alpha
+    attention_value: torch.Tensor | None  # (batch, steps, enc_hidden)
+    attentional: torch.Tensor  # (batch, steps, hidden)
+
+
+class Decoder(nn.Module):
+    def __init__(self, cfg: DecoderConfig, attn_cfg: AttentionConfig, vocab_size: int,
+                 enc_size: int, pad_id: int = 0):
+        super().__init__()
+        self.cfg = cfg
+        self.input_feeding = cfg.input_feeding
+        self.embedding = nn.Embedding(vocab_size, cfg.emb_size, padding_idx=pad_id)
+        self.dropout = nn.Dropout(cfg.dropout)
+        rnn = nn.LSTM if cfg.rnn == "lstm" else nn.GRU
+        input_size = cfg.emb_size + (cfg.hidden_size if cfg.input_feeding else 0)
+        self.rnn = rnn(input_size, cfg.hidden_size, cfg.layers, batch_first=True,
+                       dropout=cfg.dropout if cfg.layers > 1 else 0.0)
+        self.attention = make_attention(attn_cfg, enc_size, cfg.hidden_size)
+        self.combine = (nn.Linear(cfg.hidden_size + enc_size, cfg.hidden_size, bias=False)
+                        if self.attention is not None else None)
+        self.output = nn.Linear(cfg.hidden_size, vocab_size)
+        if cfg.tie_embeddings:
+            self.output.weight = self.embedding.weight
+        self.trace: list[StepTrace] | None = None  # set to [] to record steps
+
+    def memory(self, states: torch.Tensor, mask: torch.Tensor) -> Memory:
+        keys = self.attention.project_keys(states) if self.attention is not None else None
+        return Memory(states, keys, mask)
+
+    def _attend(self, query: torch.Tensor, memory: Memory) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """query s: (batch, steps, hidden) -> attentional hidden (batch, steps, hidden), weights."""
+        if self.attention is None:
+            if self.trace is not None:
+                self.trace.append(StepTrace(query, None, None, query))
+            return query, None
+        attention_value, weights = self.attention(query, memory.keys, memory.values, memory.mask)
+        attentional = torch.tanh(self.combine(torch.cat([query, attention_value], dim=-1)))
+        if self.trace is not None:
+            self.trace.append(StepTrace(query, weights, attention_value, attentional))
+        return attentional, weights
+
+    def _step(self, embedded: torch.Tensor, state: DecoderState, memory: Memory):
+        """embedded (batch, 1, emb) -> attentional (batch, 1, hidden), new state, weights."""
+        x = embedded
+        if self.input_feeding:
+            x = torch.cat([embedded, state.feed.unsqueeze(1)], dim=-1)
+        query, hidden = self.rnn(x, state.hidden)
+        attentional, weights = self._attend(query, memory)
+        feed = attentional[:, 0] if self.input_feeding else None
+        return attentional, DecoderState(hidden, feed), weights
+
+    def logits(self, attentional: torch.Tensor) -> torch.Tensor:
+        """(..., hidden) -> (..., vocab) unnormalised scores."""
+        return self.output(attentional)
+
+    def forward(self, tgt_in: torch.Tensor, state: DecoderState, memory: Memory,
+                sample_prob: float = 0.0) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Teacher-forced pass. tgt_in (batch, tgt_len) -> attentional (batch, tgt_len, hidden)
+        (dropout applied; feed it to `logits`), weights (batch, tgt_len, src_len) or None."""
+        embedded = self.dropout(self.embedding(tgt_in))  # (batch, tgt_len, emb)
+        if not self.input_feeding and sample_prob == 0.0:
+            query, _ = self.rnn(embedded, state.hidden)  # all steps in one call
+            attentional, weights = self._attend(query, memory)
+            return self.dropout(attentional), weights
+        outputs, all_weights = [], []
+        for t in range(tgt_in.size(1)):
+            emb_t = embedded[:, t : t + 1]
+            if sample_prob > 0.0 and t > 0:
+                use_model = torch.rand(tgt_in.size(0), device=tgt_in.device) < sample_prob
+                with torch.no_grad():
+                    predicted = self.logits(outputs[-1][:, 0]).argmax(-1)
+                sampled = self.dropout(self.embedding(predicted)).unsqueeze(1)
+                emb_t = torch.where(use_model[:, None, None], sampled, emb_t)
+            attentional, state, weights = self._step(emb_t, state, memory)
+            outputs.append(attentional)
+            all_weights.append(weights)
+        weights = torch.cat(all_weights, dim=1) if self.attention is not None else None
+        return self.dropout(torch.cat(outputs, dim=1)), weights
+
+    def step(self, tokens: torch.Tensor, state: DecoderState, memory: Memory):
+        """One decoding step. tokens (batch,) -> logits (batch, vocab), new state,
+        weights (batch, src_len) or None."""
+        embedded = self.dropout(self.embedding(tokens.unsqueeze(1)))
+        attentional, state, weights = self._step(embedded, state, memory)
+        logits = self.logits(self.dropout(attentional[:, 0]))
+        return logits, state, (weights[:, 0] if weights is not None else None)

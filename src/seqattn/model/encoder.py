@@ -1,0 +1,75 @@
+"""The encoder: embedding -> (bi)directional, stacked LSTM/GRU over the source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from seqattn.config import EncoderConfig
+
+
+def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each sequence's first `length` positions, leaving padding in place.
+
+    x: (batch, len, ...) ; lengths: (batch,)
+    """
+    steps = torch.arange(x.size(1), device=x.device)[None, :]  # (1, len)
+    lens = lengths.to(x.device)[:, None]
+    index = torch.where(steps < lens, lens - 1 - steps, steps)  # (batch, len)
+    index = index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x)
+    return x.gather(1, index)
+
+
+@dataclass
+class EncoderOutput:
+    states: torch.Tensor  # (batch, src_len, directions * hidden): one state per source token
+    final_hidden: torch.Tensor  # (layers, batch, directions * hidden)
+    final_cell: torch.Tensor | None  # (layers, batch, directions * hidden), LSTM only
+    mask: torch.Tensor  # (batch, src_len) True on real tokens
+
+    @property
+    def context_vector(self) -> torch.Tensor:
+        """The fixed-size summary of the source: the top layer's final state, (batch, hidden)."""
+        return self.final_hidden[-1]
+
+
+class Encoder(nn.Module):
+    def __init__(self, cfg: EncoderConfig, vocab_size: int, pad_id: int = 0):
+        super().__init__()
+        self.cfg = cfg
+        self.embedding = nn.Embedding(vocab_size, cfg.emb_size, padding_idx=pad_id)
+        self.dropout = nn.Dropout(cfg.dropout)
+        rnn = nn.LSTM if cfg.rnn == "lstm" else nn.GRU
+        self.rnn = rnn(cfg.emb_size, cfg.hidden_size, cfg.layers, batch_first=True,
+                       bidirectional=cfg.bidirectional,
+                       dropout=cfg.dropout if cfg.layers > 1 else 0.0)
+        self.output_size = cfg.output_size
+
+    def _merge_directions(self, h: torch.Tensor) -> torch.Tensor:
+        """(layers * dirs, batch, hidden) -> (layers, batch, dirs * hidden)."""
+        dirs = 2 if self.cfg.bidirectional else 1
+        h = h.view(self.cfg.layers, dirs, h.size(1), h.size(2))
+        return torch.cat([h[:, d] for d in range(dirs)], dim=-1)
+
+    def forward(self, src: torch.Tensor, src_lengths: torch.Tensor) -> EncoderOutput:
+        """src: (batch, src_len) ids; src_lengths: (batch,) on any device."""
+        lengths_cpu = src_lengths.cpu()
+        mask = torch.arange(src.size(1), device=src.device)[None, :] < src_lengths.to(src.device)[:, None]
+        if self.cfg.reverse_source:
+            src = reverse_padded(src, lengths_cpu)
+        embedded = self.dropout(self.embedding(src))  # (batch, src_len, emb)
+        packed = pack_padded_sequence(embedded, lengths_cpu, batch_first=True, enforce_sorted=False)
+        packed_out, final = self.rnn(packed)
+        states, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=src.size(1))
+        if self.cfg.reverse_source:  # give states back in source order, for attention maps
+            states = reverse_padded(states, lengths_cpu)
+        hidden, cell = final if isinstance(final, tuple) else (final, None)
+        return EncoderOutput(
+            states=self.dropout(states),
+            final_hidden=self._merge_directions(hidden),
+            final_cell=self._merge_directions(cell) if cell is not None else None,
+            mask=mask,
+        )

@@ -1,0 +1,156 @@
+"""Greedy and beam search over the decoder's step function, batched across sentences.
+
+The encoder runs once per batch and attention keys are projected once; each step advances
+every live hypothesis of every sentence in one RNN call, and finished sentences leave the
+batch. Both searches return, per sentence, hypotheses with token ids (EOS included when
+produced), a score, and the attention matrix (target steps x source positions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from seqattn.model.seq2seq import Seq2Seq
+
+
+@dataclass
+class Hypothesis:
+    tokens: list[int]  # output ids, EOS last when the search produced it
+    score: float  # log-probability (greedy) or length-normalised log-probability (beam)
+    attention: np.ndarray | None  # (len(tokens), src_len) weights, None without attention
+
+
+def max_lengths(src_lengths: torch.Tensor, a: float, b: int) -> torch.Tensor:
+    """Output length limit per sentence: a * source length + b."""
+    return (src_lengths.float() * a + b).ceil().long()
+
+
+def length_penalty(length: int, alpha: float) -> float:
+    """GNMT length penalty ((5 + length) / 6) ** alpha; alpha 0 gives raw log-probabilities."""
+    return ((5.0 + length) / 6.0) ** alpha
+
+
+@torch.no_grad()
+def greedy_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor,
+                  max_len_a: float = 1.5, max_len_b: int = 10, sos_id: int = 2,
+                  eos_id: int = 3) -> list[Hypothesis]:
+    """Pick the most probable token at every step. src (batch, src_len)."""
+    memory, state, _ = model.encode(src, src_lengths)
+    batch, src_len = src.shape
+    limits = max_lengths(src_lengths, max_len_a, max_len_b).to(src.device)  # (batch,)
+    steps = int(limits.max())
+    out = torch.full((batch, steps), eos_id, dtype=torch.long, device=src.device)
+    attn = torch.zeros(batch, steps, src_len, device=src.device)
+    scores = torch.zeros(batch, device=src.device)
+    lengths = limits.clone()
+    active = torch.arange(batch, device=src.device)  # sentence id of each live row
+    tokens = torch.full((batch,), sos_id, dtype=torch.long, device=src.device)
+    for t in range(steps):
+        logits, state, weights = model.decoder.step(tokens, state, memory)
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        best_lp, tokens = logp.max(dim=-1)  # (live,)
+        out[active, t] = tokens
+        scores[active] += best_lp
+        if weights is not None:
+            attn[active, t] = weights.float()
+        done = (tokens == eos_id) | (t + 1 >= limits[active])
+        if done.any():
+            lengths[active[done]] = t + 1
+            keep = (~done).nonzero().squeeze(1)
+            if keep.numel() == 0:
+                break
+            active, tokens = active[keep], tokens[keep]
+            state, memory = state.index_select(keep), memory.index_select(keep)
+    has_attn = model.decoder.attention is not None
+    out_l, len_l, src_l = out.tolist(), lengths.tolist(), src_lengths.tolist()
+    return [
+        Hypothesis(out_l[i][: len_l[i]], float(scores[i]),
+                   attn[i, : len_l[i], : src_l[i]].cpu().numpy() if has_attn else None)
+        for i in range(batch)
+    ]
+
+
+@torch.no_grad()
+def beam_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor, beam: int = 5,
+                n_best: int = 1, alpha: float = 1.0, max_len_a: float = 1.5,
+                max_len_b: int = 10, sos_id: int = 2, eos_id: int = 3) -> list[list[Hypothesis]]:
+    """Beam search; returns the `n_best` best hypotheses per sentence, best first.
+
+    A hypothesis ending in EOS is finished when it ranks among the top `beam` candidates of
+    its step; a sentence is done once it has `beam` finished hypotheses or hits its length
+    limit (then its live hypotheses are finished as they are).
+    """
+    memory, state, _ = model.encode(src, src_lengths)
+    batch, src_len = src.shape
+    device, k = src.device, beam
+    expand = torch.arange(batch, device=device).repeat_interleave(k)
+    memory, state = memory.index_select(expand), state.index_select(expand)
+    limits = max_lengths(src_lengths, max_len_a, max_len_b).tolist()
+    sent = list(range(batch))  # original sentence id of each live sentence
+    scores = torch.full((batch, k), float("-inf"), device=device)
+    scores[:, 0] = 0.0  # only one live hypothesis at the start
+    tokens = torch.full((batch * k,), sos_id, dtype=torch.long, device=device)
+    hist = torch.zeros(batch * k, 0, dtype=torch.long, device=device)
+    hist_attn = torch.zeros(batch * k, 0, src_len, device=device)
+    finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
+    has_attn = model.decoder.attention is not None
+
+    def finish(row: int, token: int, total: float, sid: int, weights_row) -> None:
+        seq = hist[row].tolist() + [token]
+        att = None
+        if has_attn:
+            att = torch.cat([hist_attn[row], weights_row[None]], 0)[:, : int(src_lengths[sid])]
+            att = att.cpu().numpy()
+        finished[sid].append(Hypothesis(seq, total / length_penalty(len(seq), alpha), att))
+
+    for t in range(max(limits)):
+        live = len(sent)
+        logits, state, weights = model.decoder.step(tokens, state, memory)
+        vocab = logits.size(-1)
+        logp = torch.log_softmax(logits.float(), dim=-1).view(live, k, vocab)
+        cand = (scores.unsqueeze(-1) + logp).view(live, k * vocab)
+        top_scores, top_ids = cand.topk(min(2 * k, k * vocab), dim=-1)  # (live, 2k)
+        origin = top_ids // vocab + torch.arange(live, device=device)[:, None] * k  # flat rows
+        token = top_ids % vocab
+        is_eos = token == eos_id
+        w = weights.float() if has_attn else None
+        at_limit = [t + 1 >= limits[s] for s in sent]
+        # finish EOS candidates in the top k, or everything in the top k at the length limit
+        rank_ok = torch.arange(top_ids.size(1), device=device)[None, :] < k
+        limit_t = torch.tensor(at_limit, device=device)[:, None]
+        to_finish = rank_ok & (is_eos | limit_t) & torch.isfinite(top_scores)
+        for b, j in to_finish.nonzero().tolist():
+            sid = sent[b]
+            if len(finished[sid]) < k or at_limit[b]:
+                row = int(origin[b, j])
+                finish(row, int(token[b, j]), float(top_scores[b, j]), sid,
+                       w[row] if w is not None else None)
+        # the k best non-EOS candidates continue
+        cont_scores, pick = top_scores.masked_fill(is_eos, float("-inf")).topk(k, dim=-1)
+        rows = origin.gather(1, pick).view(-1)
+        tokens = token.gather(1, pick).view(-1)
+        hist = torch.cat([hist[rows], tokens[:, None]], dim=1)
+        if has_attn:
+            hist_attn = torch.cat([hist_attn[rows], w[rows].unsqueeze(1)], dim=1)
+        # rows stay inside their sentence's block, so the memory needs no reordering
+        state, scores = state.index_select(rows), cont_scores
+        done = [at_limit[b] or len(finished[sent[b]]) >= k for b in range(live)]
+        if all(done):
+            break
+        if any(done):
+            keep_b = [b for b in range(live) if not done[b]]
+            keep_rows = torch.tensor([b * k + i for b in keep_b for i in range(k)], device=device)
+            keep_bt = torch.tensor(keep_b, device=device)
+            sent = [sent[b] for b in keep_b]
+            scores = scores.index_select(0, keep_bt)
+            tokens, hist = tokens[keep_rows], hist[keep_rows]
+            hist_attn = hist_attn[keep_rows] if has_attn else hist_attn
+            state, memory = state.index_select(keep_rows), memory.index_select(keep_rows)
+    results = []
+    for hyps in finished:
+        hyps.sort(key=lambda h: h.score, reverse=True)
+        results.append(hyps[:n_best])
+    return results

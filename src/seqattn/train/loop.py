@@ -1,0 +1,299 @@
+"""The training loop: teacher forcing, validation, early stopping, checkpoints, resume.
+
+One `Trainer` owns a run directory. Everything needed to continue lives in its newest
+checkpoint: weights, optimizer, schedule, RNG, and the data position (epoch and batch),
+so `--resume` replays the same batches in the same order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from seqattn.atomic import atomic_write_text
+from seqattn.config import Config, dump_config
+from seqattn.data.batching import BucketBatcher, make_batch
+from seqattn.data.pipeline import EncodedSplit, PreparedData, prepare_data
+from seqattn.data.subword import PAD_ID
+from seqattn.errors import SeqattnError
+from seqattn.evaluate import Scores, perplexity, text_scores
+from seqattn.model.loss import sequence_cross_entropy
+from seqattn.model.seq2seq import Seq2Seq
+from seqattn.runtime import autocast, resolve_device, set_threads
+from seqattn.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from seqattn.train.metrics import MetricsLog
+from seqattn.train.schedule import Schedule
+from seqattn.translator import Translation, Translator
+from seqattn.weights import BEST_WEIGHTS, save_weights
+
+log = logging.getLogger("seqattn")
+MAX_NONFINITE = 5  # consecutive non-finite losses before training gives up
+
+
+@dataclass
+class Progress:
+    """Where training stands; saved in every checkpoint."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0  # batches of `epoch` already trained on
+    elapsed_s: float = 0.0  # training time over all sessions of this run
+    best_score: float | None = None
+    best_step: int | None = None
+    bad_validations: int = 0
+    last_validation: int = -1
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    stop_reason: str
+    progress: Progress
+    test: Scores | None = None
+    samples: list[Translation] = field(default_factory=list)
+
+
+class _TqdmHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        tqdm.write(self.format(record), file=sys.stderr)
+
+
+def _setup_logging(run_dir: Path) -> list[logging.Handler]:
+    fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
+    handlers: list[logging.Handler] = [logging.FileHandler(run_dir / "train.log", encoding="utf-8"),
+                                       _TqdmHandler()]
+    for h in handlers:
+        h.setFormatter(fmt)
+        log.addHandler(h)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    return handlers
+
+
+class Trainer:
+    def __init__(self, cfg: Config, run_dir: str | Path, resume: bool = False,
+                 device: str | None = None):
+        self.cfg, self.run_dir, self.resume = cfg, Path(run_dir), resume
+        self.device = resolve_device(device or cfg.train.device)
+        self._signal: str | None = None
+
+    # ------------------------------------------------------------------ setup
+    def _build(self) -> None:
+        cfg, t = self.cfg, self.cfg.train
+        set_threads(t.num_threads)
+        torch.manual_seed(t.seed)
+        self.data: PreparedData = prepare_data(cfg.data, self.run_dir, t.seed, reuse=self.resume)
+        sub = self.data.subwords
+        self.model = Seq2Seq(cfg.model, sub.src_vocab_size, sub.tgt_vocab_size, PAD_ID).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr, betas=t.betas,
+                                          weight_decay=t.weight_decay)
+        self.schedule = Schedule(t.schedule, t.lr, t.max_steps)
+        self.progress = Progress()
+        if self.resume:
+            ckpt = latest_checkpoint(self.run_dir / "checkpoints")
+            if ckpt is None:
+                raise SeqattnError(f"{self.run_dir}: nothing to resume (no checkpoint yet)")
+            state = load_checkpoint(ckpt, self.model, self.optimizer)
+            self.schedule.load_state_dict(state["schedule"])
+            self.progress = Progress(**state["progress"])
+            log.info("resumed from %s (step %d, epoch %d)", ckpt.name, self.progress.step,
+                     self.progress.epoch)
+        atomic_write_text(self.run_dir / "config.yaml", dump_config(cfg))
+        tr = self.data.train
+        self.batcher = BucketBatcher([len(s) for s in tr.src_ids], [len(s) for s in tr.tgt_ids],
+                                     t.batch_size, t.batch_tokens, t.seed)
+        self.translator = Translator(self.model, sub, cfg, self.device, t.precision)
+        self.metrics = MetricsLog(self.run_dir, self.progress.step if self.resume else None)
+        log.info("model: %s parameters; device %s; precision %s",
+                 f"{self.model.num_parameters():,}", self.device, t.precision)
+
+    # ------------------------------------------------------------------ steps
+    def _train_step(self, batch_ids: list[int]) -> tuple[float, int]:
+        t, tr = self.cfg.train, self.data.train
+        batch = make_batch([tr.src_ids[i] for i in batch_ids], [tr.tgt_ids[i] for i in batch_ids],
+                           batch_ids).to(self.device)
+        self.model.train()
+        with autocast(self.device, t.precision):
+            attentional, _ = self.model(batch.src, batch.src_lengths, batch.tgt_in,
+                                        t.scheduled_sampling)
+            loss_sum, nll, n = sequence_cross_entropy(attentional, batch.tgt_out,
+                                                      self.model.decoder.output,
+                                                      t.label_smoothing, PAD_ID)
+        loss = loss_sum / n
+        self.optimizer.zero_grad(set_to_none=True)
+        if not torch.isfinite(loss):
+            return math.nan, n
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm)
+        self.optimizer.step()
+        return float(nll) / n, n
+
+    def _dev_subset(self) -> EncodedSplit:
+        dev, limit = self.data.dev, self.cfg.train.val_max_sentences
+        if limit is None or limit >= len(dev):
+            return dev
+        return EncodedSplit(dev.text.subset(range(limit), dev.text.origin), dev.src_ids[:limit],
+                            dev.tgt_ids[:limit])
+
+    def _score(self, split: EncodedSplit, beam: int) -> Scores:
+        outputs = [tr.text for tr in self.translator.translate(split.text.src, beam=beam, n_best=1)]
+        scores = text_scores(outputs, split.text.tgt)
+        scores.loss, scores.ppl = perplexity(self.model, split.src_ids, split.tgt_ids,
+                                             self.cfg.decode.batch_size, self.cfg.train.precision)
+        return scores
+
+    def _validate(self) -> bool:
+        """Score the dev set; keep the best weights; return True when training should stop."""
+        t, p = self.cfg.train, self.progress
+        scores = self._score(self._dev_subset(), t.val_beam)
+        self.model.train()
+        p.last_validation = p.step
+        value = scores.bleu if t.early_stopping_metric == "bleu" else -scores.loss
+        improved = p.best_score is None or value > p.best_score
+        if improved and math.isfinite(value):
+            p.best_score, p.best_step, p.bad_validations = value, p.step, 0
+            save_weights(self.model, self.run_dir / BEST_WEIGHTS)
+            atomic_write_text(self.run_dir / "best.json",
+                              json.dumps({"step": p.step, "bleu": scores.bleu, "chrf": scores.chrf,
+                                          "loss": scores.loss, "ppl": scores.ppl}, indent=1))
+        else:
+            p.bad_validations += 1
+        self.schedule.on_validation(improved)
+        self.metrics.add(p.step, "dev", loss=scores.loss, ppl=scores.ppl, bleu=scores.bleu,
+                         chrf=scores.chrf, elapsed_s=p.elapsed_s)
+        log.info("step %d dev: %s%s", p.step, scores.line(), "  *best*" if improved else "")
+        patience = t.early_stopping_patience
+        return patience is not None and p.bad_validations >= patience
+
+    def _checkpoint(self) -> None:
+        state = {"step": self.progress.step, "progress": asdict(self.progress),
+                 "schedule": self.schedule.state_dict()}
+        save_checkpoint(self.run_dir / "checkpoints", self.model, self.optimizer, state,
+                        self.cfg.train.keep_checkpoints)
+
+    # ------------------------------------------------------------------ loop
+    def _should_stop(self) -> str | None:
+        t, p = self.cfg.train, self.progress
+        if self._signal:
+            return f"interrupted by {self._signal}"
+        if t.max_steps is not None and p.step >= t.max_steps:
+            return f"reached train.max_steps={t.max_steps}"
+        if t.max_minutes is not None and p.elapsed_s >= t.max_minutes * 60:
+            return f"reached train.max_minutes={t.max_minutes}"
+        if t.max_epochs is not None and p.epoch >= t.max_epochs:
+            return f"reached train.max_epochs={t.max_epochs}"
+        return None
+
+    def _on_signal(self, signum: int, _frame) -> None:
+        self._signal = signal.Signals(signum).name
+
+    def _loop(self) -> str:
+        t, p = self.cfg.train, self.progress
+        bar = tqdm(total=t.max_steps, initial=p.step, unit="step", dynamic_ncols=True,
+                   disable=None, file=sys.stderr)
+        window_tokens, window_start, nonfinite, loss_avg = 0, time.perf_counter(), 0, None
+        reason = self._should_stop()
+        while reason is None:
+            batches = self.batcher.epoch(p.epoch)
+            while p.batch_in_epoch < len(batches) and reason is None:
+                started = time.perf_counter()
+                loss, n = self._train_step(batches[p.batch_in_epoch])
+                p.batch_in_epoch += 1
+                p.step += 1
+                p.elapsed_s += time.perf_counter() - started
+                window_tokens += n
+                if math.isnan(loss):
+                    nonfinite += 1
+                    log.warning("step %d: non-finite loss, step skipped", p.step)
+                    if nonfinite >= MAX_NONFINITE:
+                        raise SeqattnError(f"{MAX_NONFINITE} non-finite losses in a row at step "
+                                           f"{p.step}; lower train.lr or check the data")
+                else:
+                    nonfinite = 0
+                    loss_avg = loss if loss_avg is None else 0.95 * loss_avg + 0.05 * loss
+                bar.update(1)
+                if p.step % t.log_every == 0:
+                    now = time.perf_counter()
+                    tps = window_tokens / max(now - window_start, 1e-9)
+                    lr = self.optimizer.param_groups[0]["lr"]
+                    bar.set_postfix(loss=f"{loss_avg:.3f}", tok_s=f"{tps:,.0f}", refresh=False)
+                    if bar.disable:
+                        log.info("step %d epoch %d loss %.3f lr %.2g %.0f tok/s", p.step, p.epoch,
+                                 loss_avg, lr, tps)
+                    self.metrics.add(p.step, "train", loss=loss_avg, ppl=math.exp(min(loss_avg, 50)),
+                                     lr=lr, tokens_per_s=tps, elapsed_s=p.elapsed_s)
+                    window_tokens, window_start = 0, time.perf_counter()
+                self.schedule.apply(self.optimizer, p.step + 1)
+                if p.step % t.val_every == 0:
+                    if self._validate():
+                        reason = f"early stopping ({t.early_stopping_patience} validations without gain)"
+                    self._checkpoint()
+                    window_start = time.perf_counter()
+                reason = reason or self._should_stop()
+            if p.batch_in_epoch >= len(batches):
+                p.epoch, p.batch_in_epoch = p.epoch + 1, 0
+                reason = reason or self._should_stop()
+        bar.close()
+        return reason
+
+    def run(self) -> TrainResult:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        handlers = _setup_logging(self.run_dir)
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self._build()
+            self.schedule.apply(self.optimizer, self.progress.step + 1)
+            reason = self._loop()
+            log.info("stopping: %s", reason)
+            if self.progress.last_validation != self.progress.step:
+                self._validate()
+            self._checkpoint()
+            result = TrainResult(self.run_dir, reason, self.progress)
+            if self._signal:
+                log.info("checkpoint saved; continue with: seqattn train --resume %s", self.run_dir)
+                return result
+            return self._finish(result)
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+            if hasattr(self, "metrics"):
+                self.metrics.close()
+            for h in handlers:
+                log.removeHandler(h)
+                h.close()
+
+    def _finish(self, result: TrainResult) -> TrainResult:
+        """Reload the best weights, score the test set, translate the samples."""
+        from seqattn.weights import load_weights
+
+        load_weights(self.model, self.run_dir / BEST_WEIGHTS)
+        beam = self.cfg.decode.beam
+        if self.data.test is not None:
+            result.test = self._score(self.data.test, beam)
+            self.metrics.add(self.progress.step, "test", loss=result.test.loss, ppl=result.test.ppl,
+                             bleu=result.test.bleu, chrf=result.test.chrf)
+            log.info("test (beam %d, best step %s): %s", beam, self.progress.best_step,
+                     result.test.line())
+        if self.cfg.train.samples:
+            result.samples = self.translator.translate(self.cfg.train.samples, beam=beam)
+        summary = {"stop_reason": result.stop_reason, "progress": asdict(self.progress),
+                   "test": asdict(result.test) if result.test else None,
+                   "samples": {s.source: s.text for s in result.samples}}
+        atomic_write_text(self.run_dir / "results.json",
+                          json.dumps(summary, indent=1, ensure_ascii=False))
+        return result
+
+
+def train(cfg: Config, run_dir: str | Path, resume: bool = False,
+          device: str | None = None) -> TrainResult:
+    """Train (or continue) the run in `run_dir`."""
+    return Trainer(cfg, run_dir, resume, device).run()

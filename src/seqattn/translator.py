@@ -1,0 +1,137 @@
+"""Load a run directory and translate text: the one path used by the CLI, the API and training."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seqattn.config import Config, build_config, read_yaml
+from seqattn.data.batching import make_batch
+from seqattn.data.subword import EOS_ID, SOS_ID, Subwords
+from seqattn.errors import SeqattnError
+from seqattn.model.seq2seq import Seq2Seq
+from seqattn.runtime import autocast, resolve_device
+from seqattn.search import Hypothesis, beam_search, greedy_search
+from seqattn.weights import BEST_WEIGHTS, load_weights
+
+MAX_SOURCE_TOKENS = 1000  # longer inputs are cut (with a flag on the result)
+
+
+@dataclass
+class Candidate:
+    """One output hypothesis."""
+
+    text: str
+    score: float
+    tgt_tokens: list[str]  # output subwords, '</s>' last when the model ended the sentence
+    attention: np.ndarray | None  # (len(tgt_tokens), len(src_tokens)); None without attention
+
+
+@dataclass
+class Translation:
+    """All hypotheses for one input, best first; the shortcuts give the best one."""
+
+    source: str
+    src_tokens: list[str]  # source subwords and the '</s>' the encoder read
+    hypotheses: list[Candidate] = field(default_factory=list)
+    truncated: bool = False
+
+    @property
+    def text(self) -> str:
+        return self.hypotheses[0].text
+
+    @property
+    def score(self) -> float:
+        return self.hypotheses[0].score
+
+    @property
+    def tgt_tokens(self) -> list[str]:
+        return self.hypotheses[0].tgt_tokens
+
+    @property
+    def attention(self) -> np.ndarray | None:
+        return self.hypotheses[0].attention
+
+
+class Translator:
+    """A model, its subwords and its decoding defaults."""
+
+    def __init__(self, model: Seq2Seq, subwords: Subwords, cfg: Config,
+                 device: torch.device | None = None, precision: str = "fp32"):
+        self.device = device or next(model.parameters()).device
+        self.model = model.to(self.device).eval()
+        self.subwords, self.cfg, self.precision = subwords, cfg, precision
+
+    @classmethod
+    def load(cls, run_dir: str | Path, device: str = "auto", weights: str = BEST_WEIGHTS,
+             precision: str = "fp32") -> Translator:
+        run_dir = Path(run_dir)
+        if not run_dir.is_dir():
+            raise SeqattnError(f"{run_dir}: run directory not found")
+        if not (run_dir / "config.yaml").is_file():
+            raise SeqattnError(f"{run_dir}: not a seqattn run directory (no config.yaml)")
+        cfg = build_config(read_yaml(run_dir / "config.yaml"), source=str(run_dir / "config.yaml"))
+        subwords = Subwords.load(run_dir)
+        model = Seq2Seq(cfg.model, subwords.src_vocab_size, subwords.tgt_vocab_size)
+        path = run_dir / weights
+        if not path.is_file():
+            raise SeqattnError(f"{path}: no weights yet (has the run validated once?)")
+        load_weights(model, path)
+        return cls(model, subwords, cfg, resolve_device(device), precision)
+
+    def decode_ids(self, src_ids: Sequence[Sequence[int]], beam: int, n_best: int = 1,
+                   batch_size: int | None = None, length_penalty: float | None = None
+                   ) -> list[list[Hypothesis]]:
+        """Decode subword-id sources in length-sorted batches; results in input order."""
+        d = self.cfg.decode
+        batch_size = batch_size or d.batch_size
+        alpha = d.length_penalty if length_penalty is None else length_penalty
+        order = sorted(range(len(src_ids)), key=lambda i: len(src_ids[i]))
+        results: list[list[Hypothesis]] = [[] for _ in src_ids]
+        self.model.eval()
+        with torch.inference_mode(), autocast(self.device, self.precision):
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                batch = make_batch([src_ids[i] for i in idx], None, idx).to(self.device)
+                if beam == 1 and n_best == 1:
+                    hyps = [[h] for h in greedy_search(
+                        self.model, batch.src, batch.src_lengths, d.max_len_a, d.max_len_b,
+                        SOS_ID, EOS_ID)]
+                else:
+                    hyps = beam_search(self.model, batch.src, batch.src_lengths, beam, n_best,
+                                       alpha, d.max_len_a, d.max_len_b, SOS_ID, EOS_ID)
+                for i, h in zip(idx, hyps):
+                    results[i] = h
+        return results
+
+    def translate(self, texts: Sequence[str], beam: int | None = None, n_best: int | None = None,
+                  batch_size: int | None = None, length_penalty: float | None = None
+                  ) -> list[Translation]:
+        """Translate sentences; returns one Translation per input, in order."""
+        if isinstance(texts, str):
+            raise SeqattnError("translate() takes a list of sentences, not one string")
+        beam = beam or self.cfg.decode.beam
+        n_best = n_best or self.cfg.decode.n_best
+        if not 1 <= beam <= 64:
+            raise SeqattnError(f"beam must be between 1 and 64 (got {beam})")
+        if not 1 <= n_best <= beam:
+            raise SeqattnError(f"n_best must be between 1 and the beam size {beam} (got {n_best})")
+        src_ids = self.subwords.encode_src([" ".join(t.split()) for t in texts])
+        truncated = [len(s) > MAX_SOURCE_TOKENS for s in src_ids]
+        src_ids = [s[:MAX_SOURCE_TOKENS] for s in src_ids]
+        decoded = self.decode_ids(src_ids, beam, n_best, batch_size, length_penalty)
+        out = []
+        for text, ids, hyps, cut in zip(texts, src_ids, decoded, truncated):
+            src_tokens = self.subwords.src_pieces(ids) + ["</s>"]
+            cands = [self._candidate(h) for h in hyps]
+            out.append(Translation(text, src_tokens, cands, cut))
+        return out
+
+    def _candidate(self, hyp: Hypothesis) -> Candidate:
+        body = hyp.tokens[:-1] if hyp.tokens and hyp.tokens[-1] == EOS_ID else hyp.tokens
+        pieces = self.subwords.tgt_pieces(body) + (["</s>"] if len(body) < len(hyp.tokens) else [])
+        return Candidate(self.subwords.decode_tgt(body), hyp.score, pieces, hyp.attention)
