@@ -158,7 +158,12 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # overrides may follow flags: `train CONFIG --out DIR key=value`
+        if args.verb != "train" or any(x.startswith("-") for x in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.args += extra
     commands = {"train": _cmd_train, "translate": _cmd_translate, "evaluate": _cmd_evaluate}
     try:
         return commands[args.verb](args)

@@ -236,6 +236,11 @@ def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
             value = yaml.safe_load(raw) if raw != "" else None
         except yaml.YAMLError:
             value = raw
+        if isinstance(value, str):  # YAML 1.1 reads '1e-3' as text
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         parsed.append((key, value))
     return parsed
 

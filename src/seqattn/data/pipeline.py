@@ -62,9 +62,11 @@ class PreparedData:
     test: EncodedSplit | None
 
 
-def prepare_data(cfg: DataConfig, run_dir: Path, seed: int, reuse: bool) -> PreparedData:
-    """Read and validate every split, then train (or reload, when `reuse`) SentencePiece."""
-    train, dev, test = load_splits(cfg)
+def prepare_data(cfg: DataConfig, splits: tuple[ParallelText, ParallelText, ParallelText | None],
+                 run_dir: Path, seed: int, reuse: bool) -> PreparedData:
+    """Train (or reload, when `reuse`) SentencePiece on the splits from `load_splits`, and
+    encode them."""
+    train, dev, test = splits
     if reuse:
         subwords = Subwords.load(run_dir)
     else:

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from seqattn.atomic import atomic_write_text
 from seqattn.config import Config, dump_config
 from seqattn.data.batching import BucketBatcher, make_batch
-from seqattn.data.pipeline import EncodedSplit, PreparedData, prepare_data
+from seqattn.data.pipeline import EncodedSplit, PreparedData, load_splits, prepare_data
 from seqattn.data.subword import PAD_ID
 from seqattn.errors import SeqattnError
 from seqattn.evaluate import Scores, perplexity, text_scores
@@ -87,11 +87,11 @@ class Trainer:
         self._signal: str | None = None
 
     # ------------------------------------------------------------------ setup
-    def _build(self) -> None:
+    def _build(self, splits) -> None:
         cfg, t = self.cfg, self.cfg.train
         set_threads(t.num_threads)
         torch.manual_seed(t.seed)
-        self.data: PreparedData = prepare_data(cfg.data, self.run_dir, t.seed, reuse=self.resume)
+        self.data: PreparedData = prepare_data(cfg.data, splits, self.run_dir, t.seed, self.resume)
         sub = self.data.subwords
         self.model = Seq2Seq(cfg.model, sub.src_vocab_size, sub.tgt_vocab_size, PAD_ID).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr, betas=t.betas,
@@ -205,6 +205,7 @@ class Trainer:
         while reason is None:
             batches = self.batcher.epoch(p.epoch)
             while p.batch_in_epoch < len(batches) and reason is None:
+                self.schedule.apply(self.optimizer, p.step + 1)
                 started = time.perf_counter()
                 loss, n = self._train_step(batches[p.batch_in_epoch])
                 p.batch_in_epoch += 1
@@ -232,7 +233,6 @@ class Trainer:
                     self.metrics.add(p.step, "train", loss=loss_avg, ppl=math.exp(min(loss_avg, 50)),
                                      lr=lr, tokens_per_s=tps, elapsed_s=p.elapsed_s)
                     window_tokens, window_start = 0, time.perf_counter()
-                self.schedule.apply(self.optimizer, p.step + 1)
                 if p.step % t.val_every == 0:
                     if self._validate():
                         reason = f"early stopping ({t.early_stopping_patience} validations without gain)"
@@ -246,12 +246,15 @@ class Trainer:
         return reason
 
     def run(self) -> TrainResult:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        splits = load_splits(self.cfg.data)  # bad input fails here, before anything is written
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SeqattnError(f"{self.run_dir}: cannot create run directory ({exc.strerror})") from None
         handlers = _setup_logging(self.run_dir)
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            self._build()
-            self.schedule.apply(self.optimizer, self.progress.step + 1)
+            self._build(splits)
             reason = self._loop()
             log.info("stopping: %s", reason)
             if self.progress.last_validation != self.progress.step:

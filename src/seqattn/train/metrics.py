@@ -17,7 +17,9 @@ class MetricsLog:
         self.rows: list[dict[str, str]] = []
         if resume_step is not None and self.path.is_file():
             with self.path.open(newline="", encoding="utf-8") as fh:
-                self.rows = [r for r in csv.DictReader(fh) if int(r["step"]) <= resume_step]
+                # a resumed run writes its own test scores at its end
+                self.rows = [r for r in csv.DictReader(fh)
+                             if int(r["step"]) <= resume_step and r["split"] != "test"]
         self.tb = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter

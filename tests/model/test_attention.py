@@ -1,0 +1,54 @@
+import pytest
+import torch
+
+from seqattn.config import AttentionConfig
+from seqattn.model.attention import make_attention
+
+SCORES = ["dot", "general", "additive", "scaled_dot"]
+
+
+@pytest.mark.parametrize("kind", SCORES)
+def test_weights_sum_to_one_and_are_zero_on_padding(kind):
+    torch.manual_seed(0)
+    size = 8
+    attention = make_attention(AttentionConfig(type=kind, additive_size=6), size, size)
+    values = torch.randn(3, 5, size)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 0, 0, 0, 0]], dtype=torch.bool)
+    query = torch.randn(3, 4, size) * 5  # large scores: softmax must still mask exactly
+    keys = attention.project_keys(values)
+    value, weights = attention(query, keys, values, mask)
+    assert weights.shape == (3, 4, 5) and value.shape == (3, 4, size)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(3, 4))
+    assert torch.all(weights[~mask.unsqueeze(1).expand_as(weights)] == 0.0)
+    torch.testing.assert_close(value, weights @ values)
+
+
+@pytest.mark.parametrize("kind", SCORES)
+def test_padding_values_do_not_leak(kind):
+    """Changing what sits in padded positions changes nothing."""
+    torch.manual_seed(1)
+    attention = make_attention(AttentionConfig(type=kind), 6, 6)
+    values = torch.randn(1, 4, 6)
+    mask = torch.tensor([[1, 1, 0, 0]], dtype=torch.bool)
+    query = torch.randn(1, 3, 6)
+    out1, _ = attention(query, attention.project_keys(values), values, mask)
+    values2 = values.clone()
+    values2[:, 2:] = 1000.0
+    out2, _ = attention(query, attention.project_keys(values2), values2, mask)
+    torch.testing.assert_close(out1, out2)
+
+
+def test_scores_follow_their_definitions():
+    torch.manual_seed(2)
+    q, h = torch.randn(2, 1, 4), torch.randn(2, 3, 4)
+    dot = make_attention(AttentionConfig(type="dot"), 4, 4).score
+    scaled = make_attention(AttentionConfig(type="scaled_dot"), 4, 4).score
+    general = make_attention(AttentionConfig(type="general"), 4, 4).score
+    torch.testing.assert_close(dot(q, h), (q * h).sum(-1).unsqueeze(1))
+    torch.testing.assert_close(scaled(q, h), dot(q, h) / 2.0)
+    W = general.key_proj.weight
+    torch.testing.assert_close(general(q, general.project_keys(h)), q @ (h @ W.T).transpose(1, 2))
+
+
+def test_none_has_no_attention():
+    assert make_attention(AttentionConfig(type="none"), 4, 4) is None

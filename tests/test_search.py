@@ -1,0 +1,86 @@
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from seqattn.search import beam_search, greedy_search, max_lengths
+
+from .model.helpers import padded_batch, tiny_model
+
+EOS = 3
+
+
+@pytest.mark.parametrize("attention", ["none", "general", "additive"])
+@pytest.mark.parametrize("feed", [False, True])
+def test_batched_greedy_equals_one_by_one(attention, feed):
+    model = tiny_model(attention=attention, input_feeding=feed, seed=4)
+    src, lengths = padded_batch(lengths=(7, 4, 1, 6, 3))
+    batched = greedy_search(model, src, lengths, max_len_a=1.0, max_len_b=5)
+    for row, hyp in enumerate(batched):
+        n = int(lengths[row])
+        alone = greedy_search(model, src[row : row + 1, :n], lengths[row : row + 1], 1.0, 5)[0]
+        assert hyp.tokens == alone.tokens
+        assert hyp.score == pytest.approx(alone.score, abs=1e-4)
+        if attention != "none":
+            assert hyp.attention.shape == (len(hyp.tokens), n)
+            assert torch.allclose(torch.from_numpy(hyp.attention), torch.from_numpy(alone.attention),
+                                  atol=1e-5)
+
+
+@pytest.mark.parametrize("attention", ["none", "dot", "general"])
+def test_beam_one_equals_greedy(attention):
+    model = tiny_model(attention=attention, seed=5)
+    src, lengths = padded_batch(lengths=(7, 4, 1, 6))
+    greedy = greedy_search(model, src, lengths, 1.5, 4)
+    beam = beam_search(model, src, lengths, beam=1, alpha=0.0, max_len_a=1.5, max_len_b=4)
+    for g, b in zip(greedy, beam):
+        assert b[0].tokens == g.tokens
+        assert b[0].score == pytest.approx(g.score, abs=1e-4)
+
+
+def test_batched_beam_equals_one_by_one():
+    model = tiny_model(attention="general", seed=6)
+    src, lengths = padded_batch(lengths=(7, 4, 1, 6, 2))
+    batched = beam_search(model, src, lengths, beam=4, n_best=3, alpha=1.0)
+    for row, hyps in enumerate(batched):
+        n = int(lengths[row])
+        alone = beam_search(model, src[row : row + 1, :n], lengths[row : row + 1], beam=4, n_best=3)[0]
+        assert [h.tokens for h in hyps] == [h.tokens for h in alone]
+
+
+def test_beam_returns_sorted_n_best_with_attention_rows_summing_to_one():
+    model = tiny_model(attention="additive", seed=7)
+    src, lengths = padded_batch()
+    for hyps in beam_search(model, src, lengths, beam=5, n_best=5):
+        assert len(hyps) == 5
+        scores = [h.score for h in hyps]
+        assert scores == sorted(scores, reverse=True)
+        for h in hyps:
+            assert h.attention.shape[0] == len(h.tokens)
+            assert torch.allclose(torch.from_numpy(h.attention).sum(-1), torch.ones(len(h.tokens)),
+                                  atol=1e-5)
+
+
+def test_wider_beam_never_scores_worse_than_greedy_at_alpha_zero():
+    model = tiny_model(attention="general", seed=8)
+    src, lengths = padded_batch()
+    greedy = greedy_search(model, src, lengths)
+    beam = beam_search(model, src, lengths, beam=6, alpha=0.0)
+    for g, b in zip(greedy, beam):
+        if g.tokens[-1] == EOS:
+            assert b[0].score >= g.score - 1e-4
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 1000), beam=st.integers(1, 5), a=st.floats(0.0, 2.0), b=st.integers(1, 6))
+def test_outputs_end_in_eos_or_at_the_length_limit(seed, beam, a, b):
+    model = tiny_model(attention="general", seed=seed % 7)
+    src, lengths = padded_batch(seed=seed)
+    limits = max_lengths(lengths, a, b).tolist()
+    for row, hyps in enumerate(beam_search(model, src, lengths, beam=beam, n_best=beam,
+                                           max_len_a=a, max_len_b=b)):
+        assert hyps
+        for h in hyps:
+            assert len(h.tokens) <= limits[row]
+            assert h.tokens[-1] == EOS or len(h.tokens) == limits[row]
+            assert EOS not in h.tokens[:-1]
