@@ -58,3 +58,26 @@ def test_bad_yaml_file(tmp_path):
         load_config(path)
     with pytest.raises(SeqattnError, match="config file not found"):
         load_config(tmp_path / "missing.yaml")
+
+
+def _keys(cls, prefix=""):
+    from pydantic import BaseModel
+
+    from seqattn.config import CorpusSpec
+
+    for name, field in cls.model_fields.items():
+        sub = next((c for c in (field.annotation, *getattr(field.annotation, "__args__", ()))
+                    if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if sub is not None and sub is not CorpusSpec:
+            yield from _keys(sub, f"{prefix}{name}.")
+        else:
+            yield prefix + name
+
+
+def test_readme_documents_every_config_key():
+    from seqattn.config import Config
+    from tests.conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    missing = [k for k in _keys(Config) if f"`{k}`" not in readme]
+    assert not missing

@@ -52,7 +52,32 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--n-best", type=int, default=1,
                     help="hypotheses per sentence; >1 prints 'LINE<TAB>RANK<TAB>SCORE<TAB>TEXT'")
     tr.add_argument("--batch-size", type=int, help="sentences per batch (default: decode.batch_size)")
+    tr.add_argument("--attention-out", metavar="DIR",
+                    help="write one attention heatmap per sentence (NNNN.png and NNNN.svg) here")
     tr.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+
+    x = verbs.add_parser("explain", help="walk through one translation step by step",
+                         description="Show the model's own numbers for one sentence: subwords, "
+                         "embeddings, encoder states, context vector, and per output step the "
+                         "query, scores, attention weights, attention value, combined state and "
+                         "top-5 next tokens (greedy decoding).")
+    x.add_argument("run_dir", metavar="RUN_DIR")
+    x.add_argument("sentence", metavar="SENTENCE")
+    x.add_argument("--format", choices=["text", "md"], default="text",
+                   help="plain text (default) or a markdown report with the heatmap embedded")
+    x.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+
+    s = verbs.add_parser("study", help="run a reproducible study (bottleneck, reverse, scores, gradient)",
+                         description="Train the arms of one study and write results.csv, figures "
+                         "(PNG) and summary.md into --out.")
+    s.add_argument("name", choices=["bottleneck", "reverse", "scores", "gradient"])
+    s.add_argument("--quick", action="store_true", help="a small version that runs in about a minute")
+    s.add_argument("--out", metavar="DIR", help="output folder (default: studies/NAME)")
+    s.add_argument("--data", metavar="DIR", help="Multi30k folder: also compare on German->English "
+                   "(bottleneck, reverse, scores)")
+    s.add_argument("--seeds", type=int, help="seeds per synthetic arm (default 2; 1 with --quick)")
+    s.add_argument("--minutes", type=float, default=12.0,
+                   help="training minutes per Multi30k arm (default 12)")
 
     e = verbs.add_parser("evaluate", help="score a run on a test set (sacreBLEU BLEU, chrF, ppl)",
                          description="Translate --src and score it against --ref.")
@@ -117,7 +142,20 @@ def _cmd_translate(a: argparse.Namespace) -> int:
     from seqattn.translator import Translator
 
     translator = Translator.load(a.run_dir, device=a.device)
+    if a.attention_out and translator.cfg.model.attention.type == "none":
+        raise SeqattnError(f"{a.run_dir}: this model has no attention (model.attention.type: none)")
     kwargs = {"beam": a.beam, "n_best": a.n_best, "batch_size": a.batch_size}
+    counter = iter(range(1, 1 << 62))
+
+    def emit(results, first_line):
+        _print_translations(results, a.n_best, first_line, sys.stdout)
+        if a.attention_out:
+            from seqattn.viz import save_heatmap
+
+            for r in results:
+                save_heatmap(Path(a.attention_out) / f"{next(counter):04d}", r.attention,
+                             r.src_tokens, r.tgt_tokens, title=r.source)
+
     if a.input:
         lines = read_lines(a.input)
     elif sys.stdin.isatty():
@@ -129,14 +167,37 @@ def _cmd_translate(a: argparse.Namespace) -> int:
             except EOFError:
                 print(file=sys.stderr)
                 return 0
-            _print_translations(translator.translate([line], **kwargs), a.n_best, number, sys.stdout)
+            emit(translator.translate([line], **kwargs), number)
             number += 1
     else:
         try:
             lines = sys.stdin.read().splitlines()
         except UnicodeDecodeError:
             raise SeqattnError("stdin: input is not valid UTF-8") from None
-    _print_translations(translator.translate(lines, **kwargs), a.n_best, 1, sys.stdout)
+    emit(translator.translate(lines, **kwargs), 1)
+    return 0
+
+
+def _cmd_explain(a: argparse.Namespace) -> int:
+    from seqattn.explain import explain, format_markdown, format_text
+    from seqattn.translator import Translator
+
+    ex = explain(Translator.load(a.run_dir, device=a.device), a.sentence)
+    print(format_markdown(ex) if a.format == "md" else format_text(ex))
+    return 0
+
+
+def _cmd_study(a: argparse.Namespace) -> int:
+    from seqattn.studies import run_study
+
+    if a.data and a.name == "gradient":
+        raise SeqattnError("the gradient study is synthetic only; drop --data")
+    if a.data and not Path(a.data, "train.de.gz").is_file():
+        raise SeqattnError(f"{a.data}: no Multi30k train.de.gz here")
+    out = Path(a.out or Path("studies") / a.name)
+    run_study(a.name, out, quick=a.quick, data=a.data, seeds=a.seeds, minutes=a.minutes)
+    print((out / "summary.md").read_text())
+    print(f"written: {out}/summary.md, results.csv and figures")
     return 0
 
 
@@ -164,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb != "train" or any(x.startswith("-") for x in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.args += extra
-    commands = {"train": _cmd_train, "translate": _cmd_translate, "evaluate": _cmd_evaluate}
+    commands = {"train": _cmd_train, "translate": _cmd_translate, "evaluate": _cmd_evaluate,
+                "explain": _cmd_explain, "study": _cmd_study}
     try:
         return commands[args.verb](args)
     except SeqattnError as exc:

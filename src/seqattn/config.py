@@ -105,6 +105,7 @@ class ModelConfig(_Strict):
     encoder: EncoderConfig = EncoderConfig()
     decoder: DecoderConfig = DecoderConfig()
     attention: AttentionConfig = AttentionConfig()
+    param_init: float = Field(0.1, ge=0.0, description="uniform(-x, x) init of all weights; 0 = PyTorch's")
 
     @model_validator(mode="after")
     def _compatible(self) -> ModelConfig:
@@ -159,6 +160,7 @@ class TrainConfig(_Strict):
     precision: Literal["fp32", "bf16"] = "fp32"
     num_threads: int | None = Field(None, ge=1)
     samples: list[str] = Field(default_factory=list, description="sentences translated at the end")
+    heatmaps: int = Field(3, ge=0, description="dev sentences drawn at each validation")
 
 
 class DecodeConfig(_Strict):

@@ -114,8 +114,8 @@ class Translator:
         """Translate sentences; returns one Translation per input, in order."""
         if isinstance(texts, str):
             raise SeqattnError("translate() takes a list of sentences, not one string")
-        beam = beam or self.cfg.decode.beam
-        n_best = n_best or self.cfg.decode.n_best
+        beam = self.cfg.decode.beam if beam is None else beam
+        n_best = self.cfg.decode.n_best if n_best is None else n_best
         if not 1 <= beam <= 64:
             raise SeqattnError(f"beam must be between 1 and 64 (got {beam})")
         if not 1 <= n_best <= beam:

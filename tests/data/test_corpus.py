@@ -16,7 +16,7 @@ def two_files(tmp_path, src: bytes, tgt: bytes) -> CorpusSpec:
 
 
 def test_plain_and_gzip_files(tmp_path):
-    (tmp_path / "x.de.gz").write_bytes(gzip.compress("Hallo Welt\nZwei\n".encode()))
+    (tmp_path / "x.de.gz").write_bytes(gzip.compress(b"Hallo Welt\nZwei\n"))
     (tmp_path / "x.en").write_text("Hello world\r\nTwo\r\n")
     text = read_corpus(CorpusSpec(src=str(tmp_path / "x.de.gz"), tgt=str(tmp_path / "x.en")))
     assert text.src == ["Hallo Welt", "Zwei"] and text.tgt == ["Hello world", "Two"]

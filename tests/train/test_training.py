@@ -68,7 +68,8 @@ def test_resume_continues_with_the_same_data_order(tmp_path, extra):
     train(cfg_full, tmp_path / "full")
     cfg_half = tiny_config(tmp_path / "data", [*common, "train.max_steps=20"])
     train(cfg_half, tmp_path / "half")
-    state = json.loads((latest_checkpoint(tmp_path / "half" / "checkpoints") / "trainer_state.json").read_text())
+    half_ckpt = latest_checkpoint(tmp_path / "half" / "checkpoints")
+    state = json.loads((half_ckpt / "trainer_state.json").read_text())
     assert state["progress"]["step"] == 20
     resumed = Trainer(cfg_full, tmp_path / "half", resume=True).run()
     assert resumed.progress.step == 40

@@ -74,14 +74,16 @@ class Attention(nn.Module):
     def project_keys(self, states: torch.Tensor) -> torch.Tensor:
         return self.score.project_keys(states)
 
+    def masked_scores(self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Raw scores (batch, tgt_len, src_len), -inf on padding."""
+        return self.score(query, keys).masked_fill(~mask.unsqueeze(1), float("-inf"))
+
     def forward(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
                 mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """query (batch, tgt_len, dec), keys (batch, src_len, k), values (batch, src_len, enc),
         mask (batch, src_len) -> attention_value (batch, tgt_len, enc), weights (batch, tgt_len, src_len).
         Weights on padding are exactly 0 and each row sums to 1."""
-        scores = self.score(query, keys)
-        scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
-        weights = torch.softmax(scores, dim=-1)
+        weights = torch.softmax(self.masked_scores(query, keys, mask), dim=-1)
         attention_value = torch.bmm(weights.to(values.dtype), values)
         return attention_value, weights
 

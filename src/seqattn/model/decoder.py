@@ -55,6 +55,7 @@ class StepTrace:
     """Intermediate values of one decoder step (filled only when tracing)."""
 
     query: torch.Tensor  # (batch, steps, hidden) s_t
+    scores: torch.Tensor | None  # (batch, steps, src_len) raw scores, -inf on padding
     weights: torch.Tensor | None  # (batch, steps, src_len) alpha
     attention_value: torch.Tensor | None  # (batch, steps, enc_hidden)
     attentional: torch.Tensor  # (batch, steps, hidden)
@@ -88,12 +89,13 @@ class Decoder(nn.Module):
         """query s: (batch, steps, hidden) -> attentional hidden (batch, steps, hidden), weights."""
         if self.attention is None:
             if self.trace is not None:
-                self.trace.append(StepTrace(query, None, None, query))
+                self.trace.append(StepTrace(query, None, None, None, query))
             return query, None
         attention_value, weights = self.attention(query, memory.keys, memory.values, memory.mask)
         attentional = torch.tanh(self.combine(torch.cat([query, attention_value], dim=-1)))
         if self.trace is not None:
-            self.trace.append(StepTrace(query, weights, attention_value, attentional))
+            scores = self.attention.masked_scores(query, memory.keys, memory.mask)
+            self.trace.append(StepTrace(query, scores, weights, attention_value, attentional))
         return attentional, weights
 
     def _step(self, embedded: torch.Tensor, state: DecoderState, memory: Memory):

@@ -54,6 +54,12 @@ class Seq2Seq(nn.Module):
         self.bridge = Bridge(cfg.encoder, cfg.decoder)
         self.decoder = Decoder(cfg.decoder, cfg.attention, tgt_vocab_size,
                                cfg.encoder.output_size, pad_id)
+        if cfg.param_init > 0:
+            for p in self.parameters():
+                nn.init.uniform_(p, -cfg.param_init, cfg.param_init)
+            for emb in (self.encoder.embedding, self.decoder.embedding):
+                with torch.no_grad():
+                    emb.weight[pad_id].zero_()
 
     def encode(self, src: torch.Tensor, src_lengths: torch.Tensor
                ) -> tuple[Memory, DecoderState, EncoderOutput]:

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from seqattn.atomic import atomic_write_text
+from seqattn.atomic import atomic_write_bytes, atomic_write_text
 from seqattn.config import Config, dump_config
 from seqattn.data.batching import BucketBatcher, make_batch
 from seqattn.data.pipeline import EncodedSplit, PreparedData, load_splits, prepare_data
@@ -158,8 +158,8 @@ class Trainer:
         self.model.train()
         p.last_validation = p.step
         value = scores.bleu if t.early_stopping_metric == "bleu" else -scores.loss
-        improved = p.best_score is None or value > p.best_score
-        if improved and math.isfinite(value):
+        improved = math.isfinite(value) and (p.best_score is None or value > p.best_score)
+        if improved:  # NaN weights are never kept as "best"
             p.best_score, p.best_step, p.bad_validations = value, p.step, 0
             save_weights(self.model, self.run_dir / BEST_WEIGHTS)
             atomic_write_text(self.run_dir / "best.json",
@@ -171,8 +171,24 @@ class Trainer:
         self.metrics.add(p.step, "dev", loss=scores.loss, ppl=scores.ppl, bleu=scores.bleu,
                          chrf=scores.chrf, elapsed_s=p.elapsed_s)
         log.info("step %d dev: %s%s", p.step, scores.line(), "  *best*" if improved else "")
+        self._draw_heatmaps()
         patience = t.early_stopping_patience
         return patience is not None and p.bad_validations >= patience
+
+    def _draw_heatmaps(self) -> None:
+        """Attention maps of a few fixed dev sentences, to watch alignment emerge."""
+        n = self.cfg.train.heatmaps
+        if n == 0 or self.model.decoder.attention is None:
+            return
+        from seqattn.viz import draw_heatmap, figure_array, figure_bytes
+
+        folder = self.run_dir / "attention" / f"step_{self.progress.step:08d}"
+        for i, r in enumerate(self.translator.translate(self.data.dev.text.src[:n], beam=1)):
+            fig = draw_heatmap(r.attention, r.src_tokens, r.tgt_tokens,
+                               f"step {self.progress.step}: {r.source}")
+            atomic_write_bytes(folder / f"dev{i + 1}.png", figure_bytes(fig))
+            self.metrics.add_image(f"attention/dev{i + 1}", figure_array(fig), self.progress.step)
+        self.model.train()
 
     def _checkpoint(self) -> None:
         state = {"step": self.progress.step, "progress": asdict(self.progress),
@@ -192,6 +208,19 @@ class Trainer:
         if t.max_epochs is not None and p.epoch >= t.max_epochs:
             return f"reached train.max_epochs={t.max_epochs}"
         return None
+
+    def _time_left(self) -> str:
+        """Training time left under the nearer of max_minutes and max_steps (estimated)."""
+        t, p = self.cfg.train, self.progress
+        left = []
+        if t.max_minutes is not None:
+            left.append(t.max_minutes * 60 - p.elapsed_s)
+        if t.max_steps is not None and p.step:
+            left.append(p.elapsed_s / p.step * (t.max_steps - p.step))
+        if not left:
+            return "?"
+        seconds = max(0, int(min(left)))
+        return f"{seconds // 60}:{seconds % 60:02d}"
 
     def _on_signal(self, signum: int, _frame) -> None:
         self._signal = signal.Signals(signum).name
@@ -222,14 +251,15 @@ class Trainer:
                     nonfinite = 0
                     loss_avg = loss if loss_avg is None else 0.95 * loss_avg + 0.05 * loss
                 bar.update(1)
-                if p.step % t.log_every == 0:
+                if p.step % t.log_every == 0 and loss_avg is not None:
                     now = time.perf_counter()
                     tps = window_tokens / max(now - window_start, 1e-9)
                     lr = self.optimizer.param_groups[0]["lr"]
-                    bar.set_postfix(loss=f"{loss_avg:.3f}", tok_s=f"{tps:,.0f}", refresh=False)
+                    left = self._time_left()
+                    bar.set_postfix(loss=f"{loss_avg:.3f}", tok_s=f"{tps:,.0f}", left=left, refresh=False)
                     if bar.disable:
-                        log.info("step %d epoch %d loss %.3f lr %.2g %.0f tok/s", p.step, p.epoch,
-                                 loss_avg, lr, tps)
+                        log.info("step %d epoch %d loss %.3f lr %.2g %.0f tok/s, %s left", p.step,
+                                 p.epoch, loss_avg, lr, tps, left)
                     self.metrics.add(p.step, "train", loss=loss_avg, ppl=math.exp(min(loss_avg, 50)),
                                      lr=lr, tokens_per_s=tps, elapsed_s=p.elapsed_s)
                     window_tokens, window_start = 0, time.perf_counter()

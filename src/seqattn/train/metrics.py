@@ -43,6 +43,11 @@ class MetricsLog:
         writer.writerows(self.rows)
         atomic_write_text(self.path, buffer.getvalue())
 
+    def add_image(self, tag: str, pixels, step: int) -> None:
+        """An RGB image (height, width, 3) for TensorBoard."""
+        if self.tb is not None:
+            self.tb.add_image(tag, pixels, step, dataformats="HWC")
+
     def close(self) -> None:
         if self.tb is not None:
             self.tb.close()

@@ -1,0 +1,265 @@
+"""The FastAPI app: the translation API, model list, health check and the web page.
+
+`create_app(...)` builds the app from run directories or loaded translators (tests use it);
+`run_server(...)` loads run directories and serves them with uvicorn (`seqattn serve`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from seqattn import __version__
+from seqattn.errors import SeqattnError
+from seqattn.serve.batcher import QueueFull, ShuttingDown
+from seqattn.serve.registry import ModelSlot, load_translators, make_slots, name_translators
+from seqattn.serve.schemas import (
+    MAX_BEAM,
+    ErrorBody,
+    Health,
+    Limits,
+    ModelList,
+    TranslateRequest,
+    TranslateResponse,
+)
+from seqattn.serve.validation import EXAMPLE, describe_validation_errors
+from seqattn.translator import Translator
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+log = logging.getLogger("seqattn.serve")
+
+
+@dataclass
+class ServeOptions:
+    """Server knobs; the defaults suit one CPU model serving a few people or a load test."""
+
+    batching: bool = True  # False: one request per model call (for comparisons)
+    batch_window_ms: float = 5.0  # how long an idle model waits for more requests to batch
+    max_batch_sentences: int = 64  # sentences per model call
+    max_batch_tokens: int = 4096  # source subwords per model call
+    max_queue: int = 256  # sentences waiting per model before answering 503
+    retry_after: int = 1  # seconds, in the 503's Retry-After header
+    max_texts: int = 64  # texts per request
+    max_chars: int = 1000  # characters per text
+
+    def batcher_options(self) -> dict[str, Any]:
+        return {"batching": self.batching, "window_s": self.batch_window_ms / 1000.0,
+                "max_sentences": self.max_batch_sentences, "max_tokens": self.max_batch_tokens,
+                "max_queue": self.max_queue, "retry_after": self.retry_after}
+
+
+class ApiError(Exception):
+    """A client error with its HTTP status and a message a person can act on."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class ErrorResponse(JSONResponse):
+    """JSON with non-ASCII escaped: error messages may quote client input with lone surrogates."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
+
+
+class BodyLimit:
+    """Answer 413 before reading a body whose Content-Length is over `limit` bytes (pure ASGI)."""
+
+    def __init__(self, app: Any, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            length = dict(scope["headers"]).get(b"content-length", b"")
+            if length.isdigit() and int(length) > self.limit:
+                message = f"the request body is {int(length)} bytes (at most {self.limit}); send fewer texts"
+                await _error(413, message)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    return ErrorResponse({"detail": message, **extra}, status_code=status, headers=headers)
+
+
+def check_request(req: TranslateRequest, slots: Mapping[str, ModelSlot], opts: ServeOptions
+                  ) -> tuple[ModelSlot, int]:
+    """The checks pydantic can't do (limits, model name, n_best vs the beam); returns (model, beam)."""
+    if not req.texts:
+        raise ApiError(422, 'texts is empty: send at least one sentence, e.g. {"texts": ["Hallo Welt"]}')
+    if len(req.texts) > opts.max_texts:
+        raise ApiError(422, f"too many texts: {len(req.texts)} (at most {opts.max_texts} per request; "
+                       "split them over several requests)")
+    for i, text in enumerate(req.texts):
+        if len(text) > opts.max_chars:
+            raise ApiError(422, f"texts[{i}] is {len(text)} characters long (at most {opts.max_chars}; "
+                           "split it into sentences)")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ApiError(422, f"texts[{i}] is not valid Unicode (it holds a lone surrogate "
+                           "escape such as \\ud800)") from None
+    name = req.model if req.model is not None else next(iter(slots))
+    if name not in slots:
+        raise ApiError(404, f"unknown model '{name}'; loaded models: {', '.join(slots)} "
+                       "(see GET /v1/models)")
+    slot = slots[name]
+    beam = req.beam if req.beam is not None else slot.info.default_beam
+    if req.n_best > beam:
+        raise ApiError(422, f"n_best ({req.n_best}) must not exceed the beam size ({beam}): ask for "
+                       "fewer hypotheses or a larger beam")
+    return slot, beam
+
+
+def create_app(models: Sequence[str | Path | Translator] | Mapping[str, Translator],
+               options: ServeOptions | None = None, *, device: str = "auto", **kwargs: Any) -> FastAPI:
+    """The app serving `models`: run directories, translators, or {name: translator}.
+
+    Options are a ServeOptions or its fields as keywords. The first model is the default.
+    """
+    opts = options or ServeOptions()
+    if kwargs:
+        known = {f.name for f in fields(ServeOptions)}
+        unknown = set(kwargs) - known
+        if unknown:
+            raise TypeError(f"unknown server option(s): {', '.join(sorted(unknown))}")
+        opts = ServeOptions(**{**asdict(opts), **kwargs})
+    if isinstance(models, Mapping):
+        translators = name_translators(models)
+    else:
+        items = list(models)
+        if items and all(isinstance(m, (str, Path)) for m in items):
+            translators = load_translators(items, device)  # type: ignore[arg-type]
+        else:
+            translators = name_translators(items)  # type: ignore[arg-type]
+    if not translators:
+        raise SeqattnError("no model to serve: give at least one run directory")
+    slots = make_slots(translators, opts.batcher_options())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        for slot in slots.values():
+            await slot.batcher.close()
+
+    app = FastAPI(
+        title="seqattn translation server",
+        version=__version__,
+        description="Translate with RNN encoder-decoder models with attention. The web page is at /.",
+        lifespan=lifespan,
+    )
+    app.state.slots = slots
+    app.state.options = opts
+    _add_error_handlers(app)
+    app.add_middleware(BodyLimit, limit=max(1 << 20, 12 * opts.max_texts * opts.max_chars))
+
+    errors = {400: {"model": ErrorBody, "description": "The body could not be parsed (not UTF-8, too deep)"},
+              422: {"model": ErrorBody, "description": "The request is malformed or out of limits"},
+              404: {"model": ErrorBody, "description": "Unknown model"},
+              413: {"model": ErrorBody, "description": "The request body is too large"},
+              503: {"model": ErrorBody, "description": "Busy: retry after the Retry-After header's seconds"}}
+
+    @app.post("/v1/translate", response_model=TranslateResponse, responses=errors,  # type: ignore[arg-type]
+              summary="Translate sentences")
+    async def translate(req: TranslateRequest) -> Response:
+        """Translate `texts`; each result has the n-best hypotheses with scores, subwords and,
+        when `attention` is true, each hypothesis's attention matrix."""
+        slot, beam = check_request(req, slots, opts)
+        tokens = slot.count_tokens(req.texts)
+        body = await slot.batcher.submit(req.texts, (beam, req.n_best), tokens, req.attention)
+        return Response(body, media_type="application/json")
+
+    @app.get("/v1/models", response_model=ModelList, summary="List the loaded models")
+    async def list_models() -> ModelList:
+        return ModelList(default=next(iter(slots)), models=[s.info for s in slots.values()])
+
+    @app.get("/healthz", response_model=Health, summary="Liveness, limits and batcher counters")
+    async def healthz() -> Health:
+        return Health(status="ok", models=list(slots),
+                      limits=Limits(max_texts=opts.max_texts, max_chars=opts.max_chars, max_beam=MAX_BEAM),
+                      batching={name: {"enabled": opts.batching, **s.batcher.stats.as_dict()}
+                                for name, s in slots.items()})
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    _document_limits(app, opts)
+    return app
+
+
+def _document_limits(app: FastAPI, opts: ServeOptions) -> None:
+    """Put this server's request limits into the OpenAPI schema of TranslateRequest."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        texts = schema["components"]["schemas"]["TranslateRequest"]["properties"]["texts"]
+        texts.update(minItems=1, maxItems=opts.max_texts)
+        texts["items"]["maxLength"] = opts.max_chars
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        message, items = describe_validation_errors(exc.errors())
+        return _error(422, message, errors=items)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = str(exc.detail)
+        if exc.status_code == 400 and "parsing the body" in detail:  # FastAPI: not UTF-8, too deep, ...
+            detail = f"the request body could not be parsed: send UTF-8 JSON such as {EXAMPLE}"
+        return _error(exc.status_code, detail, headers=exc.headers)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.message)
+
+    @app.exception_handler(SeqattnError)
+    async def _seqattn_error(_: Request, exc: SeqattnError) -> JSONResponse:
+        return _error(422, str(exc))
+
+    @app.exception_handler(QueueFull)
+    async def _busy(_: Request, exc: QueueFull) -> JSONResponse:
+        return _error(503, str(exc), headers={"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(ShuttingDown)
+    async def _closing(_: Request, exc: ShuttingDown) -> JSONResponse:
+        return _error(503, str(exc), headers={"Retry-After": "5"})
+
+    @app.exception_handler(Exception)
+    async def _bug(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("internal error")
+        return _error(500, f"internal server error ({type(exc).__name__}); see the server log")
+
+
+def run_server(run_dirs: Sequence[str | Path], host: str = "127.0.0.1", port: int = 8000, *,
+               device: str = "auto", log_level: str = "info", **options: Any) -> int:
+    """Load the run directories and serve them until interrupted (the `seqattn serve` verb)."""
+    import uvicorn
+
+    app = create_app(list(run_dirs), device=device, **options)
+    names = ", ".join(app.state.slots)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"seqattn: serving {names} at http://{shown}:{port}/  (API docs: /docs; Ctrl-C stops)",
+          file=sys.stderr)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    return 0

@@ -1,0 +1,65 @@
+"""The flags of `seqattn serve` (also `python -m seqattn.serve`); imports nothing heavy."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_serve_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the serve flags to `p` (a subparser of the `seqattn` command, or its own parser)."""
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                   help="trained run directories; each is served under its basename, "
+                   "the first is the default")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--no-batching", dest="batching", action="store_false",
+                   help="run one request per model call (to compare against batching)")
+    p.add_argument("--batch-window-ms", type=float, default=5.0, metavar="MS",
+                   help="how long an idle model waits to collect a batch (default 5)")
+    p.add_argument("--max-batch-sentences", type=int, default=64, metavar="N",
+                   help="sentences per model call (default 64)")
+    p.add_argument("--max-batch-tokens", type=int, default=4096, metavar="N",
+                   help="source subwords per model call (default 4096)")
+    p.add_argument("--max-queue", type=int, default=256, metavar="N",
+                   help="sentences waiting per model before answering 503 (default 256)")
+    p.add_argument("--max-texts", type=int, default=64, metavar="N", help="texts per request (default 64)")
+    p.add_argument("--max-chars", type=int, default=1000, metavar="N",
+                   help="characters per text (default 1000)")
+    p.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"], default="info")
+
+
+def serve_kwargs(a: argparse.Namespace) -> dict[str, Any]:
+    """run_server's keyword arguments from parsed flags."""
+    return {"host": a.host, "port": a.port, "device": a.device, "log_level": a.log_level,
+            "batching": a.batching, "batch_window_ms": a.batch_window_ms,
+            "max_batch_sentences": a.max_batch_sentences, "max_batch_tokens": a.max_batch_tokens,
+            "max_queue": a.max_queue, "max_texts": a.max_texts, "max_chars": a.max_chars}
+
+
+def check_serve_args(a: argparse.Namespace) -> None:
+    """Raise SeqattnError for flag values that can't work."""
+    from seqattn.errors import SeqattnError
+
+    if not 0 <= a.port <= 65535:
+        raise SeqattnError(f"--port {a.port}: must be between 0 and 65535")
+    for flag in ("max_batch_sentences", "max_batch_tokens", "max_queue", "max_texts", "max_chars"):
+        if getattr(a, flag) < 1:
+            raise SeqattnError(f"--{flag.replace('_', '-')} must be at least 1")
+    if a.batch_window_ms < 0:
+        raise SeqattnError("--batch-window-ms must be >= 0")
+
+
+def run_from_args(a: argparse.Namespace) -> int:
+    """Check the flags, load the runs and serve until interrupted; errors are SeqattnError."""
+    from seqattn.errors import SeqattnError
+
+    check_serve_args(a)
+    try:
+        from seqattn.serve.app import run_server
+    except ImportError as exc:
+        raise SeqattnError(f"serving needs FastAPI and uvicorn ({exc}); install them with "
+                           "pip install fastapi uvicorn") from None
+    return run_server(a.run_dirs, **serve_kwargs(a))

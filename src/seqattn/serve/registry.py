@@ -1,0 +1,132 @@
+"""The loaded models: unique names, their descriptions, and how one batch is run and rendered."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from seqattn.serve.batcher import Batcher, Job
+from seqattn.serve.schemas import Architecture, DecoderInfo, EncoderInfo, ModelInfo
+from seqattn.translator import Translation, Translator
+
+
+def unique_names(names: Sequence[str]) -> list[str]:
+    """Keep names as they are, except that repeats get '-2', '-3', ... (and empty ones 'model')."""
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        base = name or "model"
+        candidate, n = base, 1
+        while candidate in seen:
+            n += 1
+            candidate = f"{base}-{n}"
+        seen.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def load_translators(run_dirs: Sequence[str | Path], device: str = "auto") -> dict[str, Translator]:
+    """Load each run directory; a model is named after its directory's basename."""
+    paths = [Path(p) for p in run_dirs]
+    names = unique_names([p.resolve().name for p in paths])
+    return {name: Translator.load(path, device=device) for name, path in zip(names, paths)}
+
+
+def name_translators(models: Mapping[str, Translator] | Sequence[Translator]) -> dict[str, Translator]:
+    """Accept {name: translator} as given, or a list named by each run's config name."""
+    if isinstance(models, Mapping):
+        return dict(models)
+    models = list(models)
+    return dict(zip(unique_names([t.cfg.name for t in models]), models))
+
+
+def model_info(name: str, translator: Translator) -> ModelInfo:
+    cfg = translator.cfg
+    enc, dec = cfg.model.encoder, cfg.model.decoder
+    return ModelInfo(
+        name=name,
+        src_lang=cfg.data.src_lang,
+        tgt_lang=cfg.data.tgt_lang,
+        src_vocab_size=translator.subwords.src_vocab_size,
+        tgt_vocab_size=translator.subwords.tgt_vocab_size,
+        default_beam=cfg.decode.beam,
+        device=str(translator.device),
+        architecture=Architecture(
+            encoder=EncoderInfo(rnn=enc.rnn, hidden_size=enc.hidden_size, layers=enc.layers,
+                                bidirectional=enc.bidirectional),
+            decoder=DecoderInfo(rnn=dec.rnn, hidden_size=dec.hidden_size, layers=dec.layers,
+                                input_feeding=dec.input_feeding),
+            attention=cfg.model.attention.type,
+            parameters=sum(p.numel() for p in translator.model.parameters()),
+        ),
+    )
+
+
+def _score(value: float) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None  # JSON has no inf/NaN
+
+
+def _attention(matrix: np.ndarray | None) -> list[list[float]] | None:
+    if matrix is None:
+        return None
+    clean = np.nan_to_num(np.asarray(matrix, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    return np.round(clean, 4).tolist()
+
+
+def render_result(t: Translation, attention: bool) -> dict:
+    """One Translation as the API's TranslationResult (plain JSON-ready values)."""
+    return {
+        "source": t.source,
+        "src_tokens": list(t.src_tokens),
+        "truncated": bool(t.truncated),
+        "hypotheses": [
+            {"text": h.text, "score": _score(h.score), "tgt_tokens": list(h.tgt_tokens),
+             "attention": _attention(h.attention) if attention else None}
+            for h in t.hypotheses
+        ],
+    }
+
+
+@dataclass
+class ModelSlot:
+    """A served model: its name, translator, description and batcher."""
+
+    name: str
+    translator: Translator
+    info: ModelInfo
+    batcher: Batcher = field(init=False)
+
+    def count_tokens(self, texts: Sequence[str]) -> int:
+        """Source subwords (plus '</s>' each): the cost the batch token budget counts."""
+        return sum(len(ids) + 1 for ids in self.translator.subwords.encode_src(list(texts)))
+
+    def run_batch(self, key: Hashable, jobs: list[Job]) -> list[bytes]:
+        """Worker thread: translate every job's texts in one call; one JSON body per job."""
+        beam, n_best = key
+        texts = [t for job in jobs for t in job.texts]
+        translations = self.translator.translate(texts, beam=beam, n_best=n_best,
+                                                 batch_size=max(1, len(texts)))
+        bodies, start = [], 0
+        for job in jobs:
+            part = translations[start : start + len(job.texts)]
+            start += len(job.texts)
+            body = {"model": self.name, "beam": beam, "n_best": n_best,
+                    "results": [render_result(t, bool(job.payload)) for t in part]}
+            bodies.append(json.dumps(body, ensure_ascii=False, allow_nan=False,
+                                     separators=(",", ":")).encode("utf-8"))
+        return bodies
+
+
+def make_slots(translators: Mapping[str, Translator], batcher_options: dict) -> dict[str, ModelSlot]:
+    slots = {}
+    for name, translator in translators.items():
+        slot = ModelSlot(name, translator, model_info(name, translator))
+        slot.batcher = Batcher(slot.run_batch, name=name, **batcher_options)
+        slots[name] = slot
+    return slots

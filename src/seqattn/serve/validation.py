@@ -1,0 +1,75 @@
+"""Turn pydantic/FastAPI validation errors into one line a person can act on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from seqattn.serve.schemas import MAX_BEAM
+
+EXAMPLE = '{"texts": ["Zwei Hunde spielen im Schnee."], "beam": 5}'
+FIELDS = "texts, model, beam, n_best, attention"
+EXPECTED = {
+    "texts": 'a list of strings, e.g. ["Hallo Welt"]',
+    "model": "a model name from GET /v1/models, or null for the default",
+    "beam": f"an integer from 1 to {MAX_BEAM}, or null for the model's default",
+    "n_best": "an integer from 1 to the beam size",
+    "attention": "true or false",
+}
+SHOWN_ERRORS = 3
+
+
+def _where(loc: Sequence[Any]) -> str:
+    out = ""
+    for part in loc:
+        if part == "body" and not out:
+            continue
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=True, default=str)  # ASCII: lone surrogates stay escaped
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe_error(err: dict[str, Any]) -> str:
+    """One validation error as 'where: what is wrong (got ...); expected ...'."""
+    loc = tuple(err.get("loc", ()))
+    kind, msg = err.get("type", ""), str(err.get("msg", "invalid"))
+    body_level = [p for p in loc if p != "body"] == [] or kind == "json_invalid"
+    if kind == "json_invalid":
+        detail = (err.get("ctx") or {}).get("error", "")
+        pos = loc[1] if len(loc) > 1 else None
+        at = f" at character {pos}" if isinstance(pos, int) else ""
+        return f"the request body is not valid JSON ({detail}{at}); send e.g. {EXAMPLE}"
+    if body_level and kind == "missing":
+        return f"the request body is missing: send a JSON object such as {EXAMPLE}"
+    if body_level:
+        return ("the request body must be a JSON object (Content-Type: application/json) such as "
+                f"{EXAMPLE}; got {_short(err.get('input'))}")
+    where = _where(loc)
+    top = next((p for p in loc if p != "body"), "")
+    if kind == "extra_forbidden":
+        return f"{where}: unknown field (the fields are {FIELDS})"
+    if kind == "missing":
+        return f"{where}: missing; expected {EXPECTED.get(str(top), 'a value')}"
+    message = msg.removeprefix("Value error, ")
+    expected = EXPECTED.get(str(top))
+    text = f"{where}: {message} (got {_short(err.get('input'))})"
+    return f"{text}; expected {expected}" if expected else text
+
+
+def describe_validation_errors(errors: Sequence[dict[str, Any]]) -> tuple[str, list[dict[str, str]]]:
+    """The one-line message (first few problems) and every problem as {'loc', 'msg'}."""
+    lines = [describe_error(e) for e in errors] or ["the request is invalid"]
+    message = "; ".join(lines[:SHOWN_ERRORS])
+    if len(lines) > SHOWN_ERRORS:
+        message += f" (and {len(lines) - SHOWN_ERRORS} more problems)"
+    items = [{"loc": _where(e.get("loc", ())) or "body", "msg": line}
+             for e, line in zip(errors, lines)]
+    return message, items
