@@ -11,6 +11,7 @@ from pathlib import Path
 
 from seqattn import __version__
 from seqattn.errors import SeqattnError
+from seqattn.serve.args import add_serve_arguments
 
 DEFAULT_CONFIG = "builtin default (Tatoeba Korean->English, bundled)"
 
@@ -78,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seeds", type=int, help="seeds per synthetic arm (default 2; 1 with --quick)")
     s.add_argument("--minutes", type=float, default=12.0,
                    help="training minutes per Multi30k arm (default 12)")
+
+    sv = verbs.add_parser("serve", help="serve runs over HTTP: a JSON API and a web page",
+                          description="Serve trained runs over HTTP: POST /v1/translate, GET /v1/models, "
+                          "GET /healthz, API docs at /docs and a web page at /. Listens on 127.0.0.1 "
+                          "(this machine only) unless --host says otherwise.")
+    add_serve_arguments(sv)
 
     e = verbs.add_parser("evaluate", help="score a run on a test set (sacreBLEU BLEU, chrF, ppl)",
                          description="Translate --src and score it against --ref.")
@@ -201,6 +208,12 @@ def _cmd_study(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(a: argparse.Namespace) -> int:
+    from seqattn.serve.args import run_from_args
+
+    return run_from_args(a)
+
+
 def _cmd_evaluate(a: argparse.Namespace) -> int:
     from seqattn.atomic import atomic_write_text
     from seqattn.evaluate import evaluate_files
@@ -226,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.args += extra
     commands = {"train": _cmd_train, "translate": _cmd_translate, "evaluate": _cmd_evaluate,
-                "explain": _cmd_explain, "study": _cmd_study}
+                "explain": _cmd_explain, "study": _cmd_study, "serve": _cmd_serve}
     try:
         return commands[args.verb](args)
     except SeqattnError as exc:

@@ -64,13 +64,18 @@ def explain(translator: Translator, sentence: str) -> Explanation:
     src_ids = sub.encode_src([" ".join(sentence.split())])[0]
     batch = make_batch([src_ids], None, [0]).to(translator.device)
     captured: dict[str, object] = {}
+
+    def grab(name: str, shape_only: bool = False):
+        def hook(_module, _inputs, output) -> None:  # returns None: the output is unchanged
+            if name not in captured:
+                captured[name] = tuple(output.shape) if shape_only else output
+        return hook
+
     hooks = [
-        model.encoder.embedding.register_forward_hook(
-            lambda _m, _i, out: captured.setdefault("src_emb", tuple(out.shape))),
-        model.decoder.embedding.register_forward_hook(
-            lambda _m, _i, out: captured.setdefault("tgt_emb", tuple(out.shape))),
-        model.encoder.register_forward_hook(lambda _m, _i, out: captured.setdefault("enc", out)),
-        model.bridge.register_forward_hook(lambda _m, _i, out: captured.setdefault("h0", out)),
+        model.encoder.embedding.register_forward_hook(grab("src_emb", shape_only=True)),
+        model.decoder.embedding.register_forward_hook(grab("tgt_emb", shape_only=True)),
+        model.encoder.register_forward_hook(grab("enc")),
+        model.bridge.register_forward_hook(grab("h0")),
     ]
     model.decoder.trace = []
     try:

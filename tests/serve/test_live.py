@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -42,7 +43,7 @@ def test_live_server_bad_request_is_4xx(live_server):
     assert status == 422 and "beam" in body["detail"]
 
 
-def test_serve_command_help_and_errors(capsys, tmp_path):
+def test_serve_command_help_and_errors(capsys, tmp_path, trained_run):
     with pytest.raises(SystemExit) as exc:
         serve_main(["--help"])
     assert exc.value.code == 0
@@ -54,3 +55,8 @@ def test_serve_command_help_and_errors(capsys, tmp_path):
     assert "run directory not found" in capsys.readouterr().err
     assert serve_main([str(tmp_path), "--port", "70000"]) == 2
     assert "--port 70000" in capsys.readouterr().err
+    with socket.socket() as busy:  # a port that is taken
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        assert serve_main([str(trained_run), "--port", str(busy.getsockname()[1])]) == 2
+    assert "cannot listen on 127.0.0.1:" in capsys.readouterr().err

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -251,11 +252,24 @@ def _add_error_handlers(app: FastAPI) -> None:
         return _error(500, f"internal server error ({type(exc).__name__}); see the server log")
 
 
+def _check_address(host: str, port: int) -> None:
+    """Fail early, with a clear message, when the address can't be listened on."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise SeqattnError(f"cannot listen on {host}:{port}: {exc.strerror or exc} "
+                               "(is another server running there? use another --port)") from None
+
+
 def run_server(run_dirs: Sequence[str | Path], host: str = "127.0.0.1", port: int = 8000, *,
                device: str = "auto", log_level: str = "info", **options: Any) -> int:
     """Load the run directories and serve them until interrupted (the `seqattn serve` verb)."""
     import uvicorn
 
+    _check_address(host, port)  # before the slow model loading
     app = create_app(list(run_dirs), device=device, **options)
     names = ", ".join(app.state.slots)
     shown = f"[{host}]" if ":" in host else host
