@@ -101,10 +101,11 @@ def _cmd_train(a: argparse.Namespace) -> int:
     from seqattn.config import build_config, load_config, read_yaml
     from seqattn.train import train
 
-    config = next((x for x in a.args if "=" not in x), None)
+    positional = [x for x in a.args if "=" not in x]
     overrides = [x for x in a.args if "=" in x]
-    if [x for x in a.args if "=" not in x][1:]:
-        raise SeqattnError(f"train takes one CONFIG; unexpected '{[x for x in a.args if '=' not in x][1]}'")
+    if len(positional) > 1:
+        raise SeqattnError(f"train takes one CONFIG; unexpected '{positional[1]}'")
+    config = positional[0] if positional else None
     if a.resume:
         if config or a.out:
             raise SeqattnError("--resume continues a run with its own config; drop CONFIG/--out")

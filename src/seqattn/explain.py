@@ -100,14 +100,13 @@ def explain(translator: Translator, sentence: str) -> Explanation:
             as_np(t.attentional),
             [(sub.tgt_pieces([int(i)])[0], float(q)) for q, i in zip(top_p, top_i)],
             sub.tgt_pieces([token])[0]))
-    body = hyp.tokens[:-1] if hyp.tokens and hyp.tokens[-1] == EOS_ID else hyp.tokens
     return Explanation(
         sentence=sentence, src_ids=src_ids + [EOS_ID], src_tokens=sub.src_pieces(src_ids) + ["</s>"],
         src_embedding_shape=captured["src_emb"], tgt_embedding_shape=captured["tgt_emb"],
         encoder_states=enc.states[0].float().cpu().numpy(),
         context_vector=enc.context_vector[0].float().cpu().numpy(),
         initial_state=h0[:, 0].float().cpu().numpy(), steps=steps,
-        output_text=sub.decode_tgt(body), attention_type=translator.cfg.model.attention.type)
+        output_text=translator.candidate(hyp).text, attention_type=translator.cfg.model.attention.type)
 
 
 def format_text(ex: Explanation, width: int = 20) -> str:

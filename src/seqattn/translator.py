@@ -127,11 +127,12 @@ class Translator:
         out = []
         for text, ids, hyps, cut in zip(texts, src_ids, decoded, truncated):
             src_tokens = self.subwords.src_pieces(ids) + ["</s>"]
-            cands = [self._candidate(h) for h in hyps]
+            cands = [self.candidate(h) for h in hyps]
             out.append(Translation(text, src_tokens, cands, cut))
         return out
 
-    def _candidate(self, hyp: Hypothesis) -> Candidate:
+    def candidate(self, hyp: Hypothesis) -> Candidate:
+        """A search hypothesis as text, score, output subwords and attention."""
         body = hyp.tokens[:-1] if hyp.tokens and hyp.tokens[-1] == EOS_ID else hyp.tokens
         pieces = self.subwords.tgt_pieces(body) + (["</s>"] if len(body) < len(hyp.tokens) else [])
         return Candidate(self.subwords.decode_tgt(body), hyp.score, pieces, hyp.attention)

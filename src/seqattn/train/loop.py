@@ -33,7 +33,7 @@ from seqattn.train.checkpoint import latest_checkpoint, load_checkpoint, save_ch
 from seqattn.train.metrics import MetricsLog
 from seqattn.train.schedule import Schedule
 from seqattn.translator import Translation, Translator
-from seqattn.weights import BEST_WEIGHTS, save_weights
+from seqattn.weights import BEST_WEIGHTS, load_weights, save_weights
 
 log = logging.getLogger("seqattn")
 MAX_NONFINITE = 5  # consecutive non-finite losses before training gives up
@@ -306,8 +306,6 @@ class Trainer:
 
     def _finish(self, result: TrainResult) -> TrainResult:
         """Reload the best weights, score the test set, translate the samples."""
-        from seqattn.weights import load_weights
-
         load_weights(self.model, self.run_dir / BEST_WEIGHTS)
         beam = self.cfg.decode.beam
         if self.data.test is not None:
