@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import sys
 
 import torch
 
@@ -30,3 +33,28 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
 def set_threads(n: int | None) -> None:
     if n is not None:
         torch.set_num_threads(n)
+
+
+_ALLOCATOR_TUNED = False
+
+
+def tune_allocator() -> bool:
+    """Keep freed memory in the process instead of returning it to the OS (glibc only).
+
+    A training step allocates several (tokens, vocab) buffers of tens of MB. glibc serves
+    those with fresh mmap'ed pages, so every step pays page faults and kernel zeroing for
+    them: about 2.7x slower elementwise work on such buffers here. With mmap off and trim
+    off, the heap is reused. Memory is not handed back until the process ends; peak RSS is
+    unchanged. Returns True when the setting was applied.
+    """
+    global _ALLOCATOR_TUNED
+    if _ALLOCATOR_TUNED or not sys.platform.startswith("linux"):
+        return _ALLOCATOR_TUNED
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        m_trim_threshold, m_mmap_max = -1, -4  # from glibc's malloc.h
+        _ALLOCATOR_TUNED = bool(libc.mallopt(m_mmap_max, 0)) and bool(
+            libc.mallopt(m_trim_threshold, 2**31 - 1))
+    except (OSError, AttributeError):  # not glibc (musl, ...): leave the allocator alone
+        return False
+    return _ALLOCATOR_TUNED

@@ -28,7 +28,7 @@ from seqattn.errors import SeqattnError
 from seqattn.evaluate import Scores, perplexity, text_scores
 from seqattn.model.loss import sequence_cross_entropy
 from seqattn.model.seq2seq import Seq2Seq
-from seqattn.runtime import autocast, resolve_device, set_threads
+from seqattn.runtime import autocast, resolve_device, set_threads, tune_allocator
 from seqattn.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from seqattn.train.metrics import MetricsLog
 from seqattn.train.schedule import Schedule
@@ -90,12 +90,13 @@ class Trainer:
     def _build(self, splits) -> None:
         cfg, t = self.cfg, self.cfg.train
         set_threads(t.num_threads)
+        tune_allocator()
         torch.manual_seed(t.seed)
         self.data: PreparedData = prepare_data(cfg.data, splits, self.run_dir, t.seed, self.resume)
         sub = self.data.subwords
         self.model = Seq2Seq(cfg.model, sub.src_vocab_size, sub.tgt_vocab_size, PAD_ID).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr, betas=t.betas,
-                                          weight_decay=t.weight_decay)
+                                          weight_decay=t.weight_decay, fused=True)  # one kernel
         self.schedule = Schedule(t.schedule, t.lr, t.max_steps)
         self.progress = Progress()
         if self.resume:
@@ -127,13 +128,14 @@ class Trainer:
                                         t.scheduled_sampling)
             loss_sum, nll, n = sequence_cross_entropy(attentional, batch.tgt_out,
                                                       self.model.decoder.output,
-                                                      t.label_smoothing, PAD_ID)
+                                                      t.label_smoothing, PAD_ID,
+                                                      row_multiple=64 if t.precision == "bf16" else 1)
         loss = loss_sum / n
         self.optimizer.zero_grad(set_to_none=True)
         if not torch.isfinite(loss):
             return math.nan, n
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm, foreach=True)
         self.optimizer.step()
         return float(nll) / n, n
 
