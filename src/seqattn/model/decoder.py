@@ -16,6 +16,7 @@ from torch import nn
 
 from seqattn.config import AttentionConfig, DecoderConfig
 from seqattn.model.attention import make_attention
+from seqattn.model.dropout import Dropout
 
 RNNState = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
@@ -68,7 +69,7 @@ class Decoder(nn.Module):
         self.cfg = cfg
         self.input_feeding = cfg.input_feeding
         self.embedding = nn.Embedding(vocab_size, cfg.emb_size, padding_idx=pad_id)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         rnn = nn.LSTM if cfg.rnn == "lstm" else nn.GRU
         input_size = cfg.emb_size + (cfg.hidden_size if cfg.input_feeding else 0)
         self.rnn = rnn(input_size, cfg.hidden_size, cfg.layers, batch_first=True,

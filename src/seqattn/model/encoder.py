@@ -9,6 +9,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqattn.config import EncoderConfig
+from seqattn.model.dropout import Dropout
 
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -41,7 +42,7 @@ class Encoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embedding = nn.Embedding(vocab_size, cfg.emb_size, padding_idx=pad_id)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         rnn = nn.LSTM if cfg.rnn == "lstm" else nn.GRU
         self.rnn = rnn(cfg.emb_size, cfg.hidden_size, cfg.layers, batch_first=True,
                        bidirectional=cfg.bidirectional,

@@ -2,15 +2,17 @@
 
 The loss over the vocabulary is the single most expensive elementwise work of a training
 step (tokens x vocab, e.g. 1,000 x 8,000 per batch). `SmoothedCrossEntropy` computes it in
-one fused pass: the gradient of label-smoothed cross-entropy with respect to the logits is
-`softmax(logits) - q` (q = the smoothed target distribution), so the forward pass writes it
-once and the backward pass only scales it, instead of autograd replaying log-softmax,
-gather and mean backwards over the full matrix.
+one pass over blocks of rows small enough to stay in cache: the gradient of label-smoothed
+cross-entropy with respect to the logits is `softmax(logits) - q` (q = the smoothed target
+distribution), so the forward pass writes it once and the backward pass only scales it,
+instead of autograd replaying log-softmax, gather and mean backwards over the full matrix.
 """
 
 from __future__ import annotations
 
 import torch
+
+CHUNK_ROWS = 64  # 64 x 8,000 fp32 = 2 MB: one block of rows fits in a core's L2 cache
 
 
 class SmoothedCrossEntropy(torch.autograd.Function):
@@ -24,26 +26,27 @@ class SmoothedCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, logits: torch.Tensor, gold: torch.Tensor, eps: float):
-        n = gold.numel()  # rows past n are padding (see `sequence_cross_entropy`)
-        padded, logits = logits, logits[:n]
-        x = logits.float() if logits.dtype in (torch.bfloat16, torch.float16) else logits
-        lse = torch.logsumexp(x, dim=-1, keepdim=True)  # (tokens, 1)
-        gold_logit = x.gather(1, gold[:, None])  # (tokens, 1)
-        nll = (lse - gold_logit).sum()
-        loss = nll.clone()  # two distinct outputs, or autograd merges their gradients
-        if eps > 0.0:
-            uniform_ce = (lse.squeeze(1) - x.mean(dim=-1)).sum()  # -sum_j logp_j / V
-            loss = (1.0 - eps) * nll + eps * uniform_ce
-        if ctx.needs_input_grad[0]:
-            grad = x.sub_(lse).exp_() if x is not logits else torch.exp(x - lse)  # softmax
-            grad.scatter_add_(1, gold[:, None], grad.new_full((n, 1), eps - 1.0))  # - (1-eps) at gold
-            if eps > 0.0:
-                grad.sub_(eps / x.size(1))  # - eps/V everywhere
-            if padded.size(0) > n:
-                full = padded.new_zeros(padded.shape)
-                full[:n] = grad
-                grad = full
-            ctx.save_for_backward(grad.to(padded.dtype))
+        n, vocab = gold.numel(), logits.size(1)  # rows past n are padding
+        need_grad = ctx.needs_input_grad[0]
+        grad = logits.new_empty(logits.shape) if need_grad else None
+        if need_grad:
+            grad[n:].zero_()
+        stats = torch.float64 if logits.dtype == torch.float64 else torch.float32
+        nll = logits.new_zeros((), dtype=stats)
+        uniform_ce = torch.zeros_like(nll)
+        for start in range(0, n, CHUNK_ROWS):  # row blocks that stay in cache
+            rows = slice(start, min(start + CHUNK_ROWS, n))
+            g = gold[rows, None]  # (chunk, 1)
+            logp = torch.log_softmax(logits[rows], dim=-1, dtype=nll.dtype)  # (chunk, vocab)
+            nll -= logp.gather(1, g).sum()
+            uniform_ce -= logp.sum() / vocab
+            if need_grad:  # d loss / d logits = softmax - q, q = (1-eps) one-hot + eps/V
+                p = logp.exp_()
+                p.scatter_add_(1, g, p.new_full(g.shape, eps - 1.0))
+                torch.sub(p, eps / vocab, out=grad[rows])
+        if need_grad:
+            ctx.save_for_backward(grad)
+        loss = nll.clone() if eps == 0.0 else (1.0 - eps) * nll + eps * uniform_ce
         return loss, nll
 
     @staticmethod
