@@ -1,4 +1,9 @@
-"""Crash-safe file writes: temp file in the same folder, fsync, rename."""
+"""Crash-safe file writes: temp file in the same folder, fsync, rename.
+
+A reader (or a process started after a crash) sees either the old file or the whole new
+one, never a part. A crash can leave a temp file behind (`.NAME.XXXX.tmp`);
+`remove_stale_temps` clears them.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,14 @@ import tempfile
 from pathlib import Path
 
 from seqattn.errors import SeqattnError
+
+TMP_SUFFIX = ".tmp"
+
+
+def _reason(exc: OSError) -> str:
+    if exc.strerror:
+        return exc.strerror
+    return os.strerror(exc.errno) if exc.errno else str(exc)
 
 
 def fsync_dir(folder: Path) -> None:
@@ -23,13 +36,36 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def make_dirs(folder: str | Path) -> Path:
+    """`mkdir -p` with a SeqattnError naming the folder when it cannot be made."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise SeqattnError(f"{folder}: cannot create folder (a file is in the way)") from None
+    except OSError as exc:
+        raise SeqattnError(f"{folder}: cannot create folder ({_reason(exc)})") from None
+    return folder
+
+
+def check_writable(folder: str | Path) -> None:
+    """Raise a SeqattnError unless a file can be created (and removed) in `folder`."""
+    folder = Path(folder)
+    try:
+        fd, name = tempfile.mkstemp(prefix=".write-test.", suffix=TMP_SUFFIX, dir=folder)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise SeqattnError(f"{folder}: cannot write here ({_reason(exc)})") from None
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see the old file or the whole new one."""
     path = Path(path)
+    make_dirs(path.parent)
     tmp_name = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -38,11 +74,30 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         tmp_name = None
         fsync_dir(path.parent)
     except OSError as exc:
-        raise SeqattnError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+        raise SeqattnError(f"{path}: cannot write ({_reason(exc)})") from exc
     finally:
-        if tmp_name is not None and os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+        if tmp_name is not None:
+            try:
+                os.unlink(tmp_name)
+            except OSError:
+                pass
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
+    """`atomic_write_bytes` for UTF-8 text."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def remove_stale_temps(folder: str | Path) -> list[Path]:
+    """Delete temp files that an interrupted `atomic_write_bytes` left in `folder`."""
+    folder = Path(folder)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for tmp in folder.glob(f".*{TMP_SUFFIX}"):
+        try:
+            tmp.unlink()
+            removed.append(tmp)
+        except OSError:
+            pass
+    return removed

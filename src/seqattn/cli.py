@@ -110,6 +110,8 @@ def _cmd_train(a: argparse.Namespace) -> int:
         if config or a.out:
             raise SeqattnError("--resume continues a run with its own config; drop CONFIG/--out")
         run_dir = Path(a.resume)
+        if not run_dir.is_dir():
+            raise SeqattnError(f"{run_dir}: run directory not found")
         cfg_file = run_dir / "config.yaml"
         if not cfg_file.is_file():
             raise SeqattnError(f"{run_dir}: not a seqattn run directory (no config.yaml)")
@@ -146,8 +148,8 @@ def _print_translations(results, n_best: int, first_line: int, out) -> None:
 
 
 def _cmd_translate(a: argparse.Namespace) -> int:
-    from seqattn.data.corpus import read_lines
-    from seqattn.translator import Translator
+    from seqattn.data.corpus import decode_lines, read_lines
+    from seqattn.translator import MAX_SOURCE_TOKENS, Translator
 
     translator = Translator.load(a.run_dir, device=a.device)
     if a.attention_out and translator.cfg.model.attention.type == "none":
@@ -157,6 +159,10 @@ def _cmd_translate(a: argparse.Namespace) -> int:
 
     def emit(results, first_line):
         _print_translations(results, a.n_best, first_line, sys.stdout)
+        for offset, r in enumerate(results):
+            if r.truncated:
+                print(f"seqattn: warning: line {first_line + offset} is longer than {MAX_SOURCE_TOKENS} "
+                      f"subwords; only its first {MAX_SOURCE_TOKENS} were translated", file=sys.stderr)
         if a.attention_out:
             from seqattn.viz import save_heatmap
 
@@ -178,10 +184,8 @@ def _cmd_translate(a: argparse.Namespace) -> int:
             emit(translator.translate([line], **kwargs), number)
             number += 1
     else:
-        try:
-            lines = sys.stdin.read().splitlines()
-        except UnicodeDecodeError:
-            raise SeqattnError("stdin: input is not valid UTF-8") from None
+        binary = getattr(sys.stdin, "buffer", None)
+        lines = decode_lines(binary.read(), "stdin") if binary is not None else sys.stdin.read().splitlines()
     emit(translator.translate(lines, **kwargs), 1)
     return 0
 

@@ -162,6 +162,14 @@ class TrainConfig(_Strict):
     samples: list[str] = Field(default_factory=list, description="sentences translated at the end")
     heatmaps: int = Field(3, ge=0, description="dev sentences drawn at each validation")
 
+    @model_validator(mode="after")
+    def _schedule_has_an_end(self) -> TrainConfig:
+        if self.schedule.type == "warmup_cosine" and self.schedule.total_steps is None \
+                and self.max_steps is None:
+            raise ValueError("schedule.type 'warmup_cosine' needs train.schedule.total_steps "
+                             "or train.max_steps (the steps to decay over)")
+        return self
+
 
 class DecodeConfig(_Strict):
     beam: int = Field(5, ge=1, le=64)

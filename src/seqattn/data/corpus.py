@@ -17,6 +17,7 @@ from seqattn.config import BUILTIN_PREFIX, CorpusSpec, SplitConfig
 from seqattn.errors import SeqattnError
 
 BUILTIN_CORPORA = {"tatoeba-kor-eng": "kor.txt"}
+MAX_LINE_CHARS = 100_000  # a corpus line longer than this is not a sentence
 
 
 @dataclass
@@ -45,17 +46,13 @@ def resolve_path(name: str) -> Path:
     return Path(name).expanduser()
 
 
-def read_lines(name: str) -> list[str]:
-    """All lines of a UTF-8 text file (plain or .gz), without line ends or a leading BOM."""
-    path = resolve_path(name)
-    if not path.is_file():
-        raise SeqattnError(f"{path}: file not found")
-    try:
-        raw = path.read_bytes()
-        if path.suffix == ".gz":
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise SeqattnError(f"{path}: cannot read ({exc})") from exc
+def decode_lines(raw: bytes, where: str, max_chars: int | None = None) -> list[str]:
+    """Split UTF-8 bytes into lines (LF or CRLF ends; a leading BOM dropped), checking each.
+
+    Errors name `where` and the line: invalid UTF-8, NUL bytes, a CR inside a line (old Mac
+    line ends), a byte-order mark starting a later line (files glued together), and lines
+    longer than `max_chars` characters.
+    """
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     chunks = raw.split(b"\n")
@@ -64,21 +61,48 @@ def read_lines(name: str) -> list[str]:
     lines = []
     for number, chunk in enumerate(chunks, start=1):
         try:
-            lines.append(chunk.decode("utf-8").rstrip("\r"))
+            line = chunk.decode("utf-8").removesuffix("\r")
         except UnicodeDecodeError as exc:
-            raise SeqattnError(
-                f"{path}:{number}: invalid UTF-8 (byte {exc.start + 1} of the line)"
-            ) from None
-        if "\x00" in lines[-1]:
-            raise SeqattnError(f"{path}:{number}: contains a NUL byte (binary file?)")
+            raise SeqattnError(f"{where}:{number}: invalid UTF-8 (byte {exc.start + 1} of the line)"
+                               ) from None
+        if "\x00" in line:
+            raise SeqattnError(f"{where}:{number}: contains a NUL byte (binary file?)")
+        if "\r" in line:
+            raise SeqattnError(f"{where}:{number}: carriage return (CR) inside the line; if the file "
+                               "has old Mac (CR-only) line ends, convert them to LF")
+        if line.startswith("\ufeff"):
+            raise SeqattnError(f"{where}:{number}: starts with a byte-order mark (U+FEFF): were "
+                               "files concatenated? Remove it")
+        if max_chars is not None and len(line) > max_chars:
+            raise SeqattnError(f"{where}:{number}: line is {len(line):,} characters long (at most "
+                               f"{max_chars:,}); is this one sentence per line?")
+        lines.append(line)
     return lines
+
+
+def read_lines(name: str, max_chars: int | None = None) -> list[str]:
+    """All lines of a UTF-8 text file (plain or .gz), checked as in `decode_lines`."""
+    path = resolve_path(name)
+    if path.is_dir():
+        raise SeqattnError(f"{path}: is a folder, not a text file")
+    if not path.is_file():
+        raise SeqattnError(f"{path}: file not found")
+    try:
+        raw = path.read_bytes()
+        if path.suffix == ".gz":
+            raw = gzip.decompress(raw)
+    except OSError as exc:
+        raise SeqattnError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except (EOFError, zlib.error) as exc:
+        raise SeqattnError(f"{path}: cannot read (broken gzip: {exc})") from None
+    return decode_lines(raw, str(path), max_chars)
 
 
 def _read_tsv(spec: CorpusSpec) -> ParallelText:
     path = str(resolve_path(spec.tsv))
     need = max(spec.src_column, spec.tgt_column) + 1
     src, tgt = [], []
-    for number, line in enumerate(read_lines(spec.tsv), start=1):
+    for number, line in enumerate(read_lines(spec.tsv, MAX_LINE_CHARS), start=1):
         if not line.strip():
             src.append("")
             tgt.append("")
@@ -98,8 +122,8 @@ def read_corpus(spec: CorpusSpec) -> ParallelText:
     if spec.tsv is not None:
         text = _read_tsv(spec)
     else:
-        src = [s.strip() for s in read_lines(spec.src)]
-        tgt = [t.strip() for t in read_lines(spec.tgt)]
+        src = [s.strip() for s in read_lines(spec.src, MAX_LINE_CHARS)]
+        tgt = [t.strip() for t in read_lines(spec.tgt, MAX_LINE_CHARS)]
         if len(src) != len(tgt):
             raise SeqattnError(
                 f"{resolve_path(spec.src)} has {len(src)} lines but {resolve_path(spec.tgt)} "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 import signal
 import sys
 import time
@@ -19,17 +20,17 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from seqattn.atomic import atomic_write_bytes, atomic_write_text
+from seqattn.atomic import atomic_write_bytes, atomic_write_text, check_writable, remove_stale_temps
 from seqattn.config import Config, dump_config
 from seqattn.data.batching import BucketBatcher, make_batch
 from seqattn.data.pipeline import EncodedSplit, PreparedData, load_splits, prepare_data
-from seqattn.data.subword import PAD_ID
+from seqattn.data.subword import JOINT_FILE, PAD_ID, SRC_FILE, TGT_FILE
 from seqattn.errors import SeqattnError
 from seqattn.evaluate import Scores, perplexity, text_scores
 from seqattn.model.loss import sequence_cross_entropy
 from seqattn.model.seq2seq import Seq2Seq
 from seqattn.runtime import autocast, resolve_device, set_threads, tune_allocator
-from seqattn.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from seqattn.train.checkpoint import restore_latest, save_checkpoint
 from seqattn.train.metrics import MetricsLog
 from seqattn.train.schedule import Schedule
 from seqattn.translator import Translation, Translator
@@ -51,6 +52,8 @@ class Progress:
     best_step: int | None = None
     bad_validations: int = 0
     last_validation: int = -1
+    nonfinite: int = 0  # consecutive non-finite losses up to `step`
+    loss_avg: float | None = None  # running training loss (for the log)
 
 
 @dataclass
@@ -92,23 +95,25 @@ class Trainer:
         set_threads(t.num_threads)
         tune_allocator()
         torch.manual_seed(t.seed)
-        self.data: PreparedData = prepare_data(cfg.data, splits, self.run_dir, t.seed, self.resume)
+        self.data: PreparedData = prepare_data(cfg.data, splits, self.run_dir, t.seed,
+                                               self.resume and self._has_subwords())
         sub = self.data.subwords
         self.model = Seq2Seq(cfg.model, sub.src_vocab_size, sub.tgt_vocab_size, PAD_ID).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr, betas=t.betas,
                                           weight_decay=t.weight_decay, fused=True)  # one kernel
         self.schedule = Schedule(t.schedule, t.lr, t.max_steps)
         self.progress = Progress()
+        restored = None
         if self.resume:
-            ckpt = latest_checkpoint(self.run_dir / "checkpoints")
-            if ckpt is None:
-                raise SeqattnError(f"{self.run_dir}: nothing to resume (no checkpoint yet)")
-            state = load_checkpoint(ckpt, self.model, self.optimizer)
+            restored = restore_latest(self.run_dir / "checkpoints", self.model, self.optimizer)
+        if restored is not None:
+            ckpt, state = restored
             self.schedule.load_state_dict(state["schedule"])
             self.progress = Progress(**state["progress"])
             log.info("resumed from %s (step %d, epoch %d)", ckpt.name, self.progress.step,
                      self.progress.epoch)
-        atomic_write_text(self.run_dir / "config.yaml", dump_config(cfg))
+        elif self.resume:
+            log.warning("warning: %s has no checkpoint yet; starting from step 0", self.run_dir)
         tr = self.data.train
         self.batcher = BucketBatcher([len(s) for s in tr.src_ids], [len(s) for s in tr.tgt_ids],
                                      t.batch_size, t.batch_tokens, t.seed)
@@ -116,6 +121,11 @@ class Trainer:
         self.metrics = MetricsLog(self.run_dir, self.progress.step if self.resume else None)
         log.info("model: %s parameters; device %s; precision %s",
                  f"{self.model.num_parameters():,}", self.device, t.precision)
+
+    def _has_subwords(self) -> bool:
+        """Whether the run directory holds its complete SentencePiece model(s)."""
+        d = self.run_dir
+        return (d / JOINT_FILE).is_file() or ((d / SRC_FILE).is_file() and (d / TGT_FILE).is_file())
 
     # ------------------------------------------------------------------ steps
     def _train_step(self, batch_ids: list[int]) -> tuple[float, int]:
@@ -135,7 +145,10 @@ class Trainer:
         if not torch.isfinite(loss):
             return math.nan, n
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm, foreach=True)
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm, foreach=True)
+        if not torch.isfinite(norm):  # overflow in the backward pass: skip this update too
+            self.optimizer.zero_grad(set_to_none=True)
+            return math.nan, n
         self.optimizer.step()
         return float(nll) / n, n
 
@@ -231,7 +244,7 @@ class Trainer:
         t, p = self.cfg.train, self.progress
         bar = tqdm(total=t.max_steps, initial=p.step, unit="step", dynamic_ncols=True,
                    disable=None, file=sys.stderr)
-        window_tokens, window_start, nonfinite, loss_avg = 0, time.perf_counter(), 0, None
+        window_tokens, window_start = 0, time.perf_counter()
         reason = self._should_stop()
         while reason is None:
             batches = self.batcher.epoch(p.epoch)
@@ -244,14 +257,15 @@ class Trainer:
                 p.elapsed_s += time.perf_counter() - started
                 window_tokens += n
                 if math.isnan(loss):
-                    nonfinite += 1
+                    p.nonfinite += 1
                     log.warning("step %d: non-finite loss, step skipped", p.step)
-                    if nonfinite >= MAX_NONFINITE:
+                    if p.nonfinite >= MAX_NONFINITE:
                         raise SeqattnError(f"{MAX_NONFINITE} non-finite losses in a row at step "
                                            f"{p.step}; lower train.lr or check the data")
                 else:
-                    nonfinite = 0
-                    loss_avg = loss if loss_avg is None else 0.95 * loss_avg + 0.05 * loss
+                    p.nonfinite = 0
+                    p.loss_avg = loss if p.loss_avg is None else 0.95 * p.loss_avg + 0.05 * loss
+                loss_avg = p.loss_avg
                 bar.update(1)
                 if p.step % t.log_every == 0 and loss_avg is not None:
                     now = time.perf_counter()
@@ -279,18 +293,25 @@ class Trainer:
 
     def run(self) -> TrainResult:
         splits = load_splits(self.cfg.data)  # bad input fails here, before anything is written
+        fresh = not self.run_dir.exists()  # a new run that fails during setup leaves nothing behind
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SeqattnError(f"{self.run_dir}: cannot create run directory ({exc.strerror})") from None
+        check_writable(self.run_dir)
+        for folder in (self.run_dir, self.run_dir / "checkpoints"):
+            remove_stale_temps(folder)  # left by a killed process
         handlers = _setup_logging(self.run_dir)
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        set_up = False
         try:
+            atomic_write_text(self.run_dir / "config.yaml", dump_config(self.cfg))  # first: resumable
             self._build(splits)
+            set_up = True
             reason = self._loop()
             log.info("stopping: %s", reason)
-            if self.progress.last_validation != self.progress.step:
-                self._validate()
+            if self.progress.last_validation != self.progress.step and not self._signal:
+                self._validate()  # (not when interrupted: the resumed run validates on schedule)
             self._checkpoint()
             result = TrainResult(self.run_dir, reason, self.progress)
             if self._signal:
@@ -305,6 +326,8 @@ class Trainer:
             for h in handlers:
                 log.removeHandler(h)
                 h.close()
+            if fresh and not set_up:
+                shutil.rmtree(self.run_dir, ignore_errors=True)
 
     def _finish(self, result: TrainResult) -> TrainResult:
         """Reload the best weights, score the test set, translate the samples."""
