@@ -38,14 +38,32 @@ def test_beam_one_equals_greedy(attention):
         assert b[0].score == pytest.approx(g.score, abs=1e-4)
 
 
-def test_batched_beam_equals_one_by_one():
-    model = tiny_model(attention="general", seed=6)
-    src, lengths = padded_batch(lengths=(7, 4, 1, 6, 2))
-    batched = beam_search(model, src, lengths, beam=4, n_best=3, alpha=1.0)
+@pytest.mark.parametrize("attention,feed,row_multiple", [("general", False, 1), ("additive", True, 1),
+                                                        ("dot", False, 4), ("none", False, 3)])
+def test_batched_beam_equals_one_by_one(attention, feed, row_multiple):
+    """Batched across sentences and beams (shared memory rows, finished sentences dropped or
+    kept as padding rows) gives what each sentence gets alone."""
+    model = tiny_model(attention=attention, input_feeding=feed, seed=6)
+    src, lengths = padded_batch(lengths=(7, 4, 1, 6, 2, 5, 3))
+    batched = beam_search(model, src, lengths, beam=4, n_best=3, alpha=1.0, row_multiple=row_multiple)
     for row, hyps in enumerate(batched):
         n = int(lengths[row])
         alone = beam_search(model, src[row : row + 1, :n], lengths[row : row + 1], beam=4, n_best=3)[0]
         assert [h.tokens for h in hyps] == [h.tokens for h in alone]
+        assert [h.score for h in hyps] == pytest.approx([h.score for h in alone], abs=1e-4)
+        if attention != "none":
+            for h, a in zip(hyps, alone):
+                assert torch.allclose(torch.from_numpy(h.attention), torch.from_numpy(a.attention), atol=1e-5)
+
+
+def test_greedy_padding_rows_change_nothing():
+    model = tiny_model(attention="general", seed=8)
+    src, lengths = padded_batch(lengths=(7, 4, 1, 6, 2, 5, 3))
+    plain = greedy_search(model, src, lengths, 1.0, 5)
+    padded = greedy_search(model, src, lengths, 1.0, 5, row_multiple=4)
+    for p, q in zip(plain, padded):
+        assert p.tokens == q.tokens
+        assert p.score == pytest.approx(q.score, abs=1e-5)
 
 
 def test_beam_returns_sorted_n_best_with_attention_rows_summing_to_one():

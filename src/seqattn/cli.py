@@ -11,7 +11,7 @@ from pathlib import Path
 
 from seqattn import __version__
 from seqattn.errors import SeqattnError
-from seqattn.serve.args import add_serve_arguments
+from seqattn.serve.args import add_precision_arguments, add_serve_arguments
 
 DEFAULT_CONFIG = "builtin default (Tatoeba Korean->English, bundled)"
 
@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--attention-out", metavar="DIR",
                     help="write one attention heatmap per sentence (NNNN.png and NNNN.svg) here")
     tr.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    add_precision_arguments(tr)
 
     x = verbs.add_parser("explain", help="walk through one translation step by step",
                          description="Show the model's own numbers for one sentence: subwords, "
@@ -94,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--beam", type=int, help="beam size (default: the run's decode.beam)")
     e.add_argument("--output", metavar="FILE", help="also write the translations here")
     e.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    add_precision_arguments(e)
     return p
 
 
@@ -151,7 +153,7 @@ def _cmd_translate(a: argparse.Namespace) -> int:
     from seqattn.data.corpus import decode_lines, read_lines
     from seqattn.translator import MAX_SOURCE_TOKENS, Translator
 
-    translator = Translator.load(a.run_dir, device=a.device)
+    translator = Translator.load(a.run_dir, device=a.device, precision=a.precision, quantize=a.quantize)
     if a.attention_out and translator.cfg.model.attention.type == "none":
         raise SeqattnError(f"{a.run_dir}: this model has no attention (model.attention.type: none)")
     kwargs = {"beam": a.beam, "n_best": a.n_best, "batch_size": a.batch_size}
@@ -224,7 +226,7 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
     from seqattn.evaluate import evaluate_files
     from seqattn.translator import Translator
 
-    translator = Translator.load(a.run_dir, device=a.device)
+    translator = Translator.load(a.run_dir, device=a.device, precision=a.precision, quantize=a.quantize)
     scores, outputs = evaluate_files(translator, a.src, a.ref, a.beam)
     beam = a.beam or translator.cfg.decode.beam
     print(f"BLEU  {scores.bleu:.2f}  {scores.bleu_signature}")

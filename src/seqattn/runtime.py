@@ -58,3 +58,20 @@ def tune_allocator() -> bool:
     except (OSError, AttributeError):  # not glibc (musl, ...): leave the allocator alone
         return False
     return _ALLOCATOR_TUNED
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """True where bf16 matrix products run natively: CUDA with bf16, or a CPU with
+    AVX512-BF16 or AMX (on other CPUs bf16 is emulated and slower than fp32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """'auto' -> 'bf16' where supported natively, else 'fp32'; other names pass through."""
+    if name == "auto":
+        return "bf16" if bf16_supported(device) else "fp32"
+    if name not in ("fp32", "bf16"):
+        raise SeqattnError(f"unknown precision '{name}' (use auto, fp32 or bf16)")
+    return name

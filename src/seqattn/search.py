@@ -33,11 +33,32 @@ def length_penalty(length: int, alpha: float) -> float:
     return ((5.0 + length) / 6.0) ** alpha
 
 
+def rows_to_keep(alive: torch.Tensor, multiple: int = 1) -> torch.Tensor | None:
+    """Indices of the rows to keep once some finished: every live row, plus finished ones
+    up to a multiple of `multiple` rows; None when no row can be dropped.
+
+    Rounding the batch to a few sizes matters for bf16 on CPU, where oneDNN compiles a new
+    kernel for every new matrix shape it meets.
+    """
+    n_live, n = int(alive.sum()), alive.numel()
+    target = min(n, -(-n_live // multiple) * multiple)
+    if target == n:
+        return None
+    live = alive.nonzero().squeeze(1)
+    if target == n_live:
+        return live
+    return torch.cat([live, (~alive).nonzero().squeeze(1)[: target - n_live]])
+
+
 @torch.no_grad()
 def greedy_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor,
                   max_len_a: float = 1.5, max_len_b: int = 10, sos_id: int = 2,
-                  eos_id: int = 3) -> list[Hypothesis]:
-    """Pick the most probable token at every step. src (batch, src_len)."""
+                  eos_id: int = 3, row_multiple: int = 1) -> list[Hypothesis]:
+    """Pick the most probable token at every step. src (batch, src_len).
+
+    Finished sentences leave the batch; with `row_multiple` > 1 a few finished rows ride
+    along (their output ignored) so the batch keeps a multiple of that many rows.
+    """
     memory, state, _ = model.encode(src, src_lengths)
     batch, src_len = src.shape
     limits = max_lengths(src_lengths, max_len_a, max_len_b).to(src.device)  # (batch,)
@@ -46,24 +67,28 @@ def greedy_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor,
     attn = torch.zeros(batch, steps, src_len, device=src.device)
     scores = torch.zeros(batch, device=src.device)
     lengths = limits.clone()
-    active = torch.arange(batch, device=src.device)  # sentence id of each live row
+    active = torch.arange(batch, device=src.device)  # sentence id of each row
+    alive = torch.ones(batch, dtype=torch.bool, device=src.device)  # row still translating
     tokens = torch.full((batch,), sos_id, dtype=torch.long, device=src.device)
     for t in range(steps):
         logits, state, weights = model.decoder.step(tokens, state, memory)
-        logp = torch.log_softmax(logits.float(), dim=-1)
-        best_lp, tokens = logp.max(dim=-1)  # (live,)
-        out[active, t] = tokens
-        scores[active] += best_lp
+        logp = torch.log_softmax(logits, dim=-1, dtype=torch.float32)  # (rows, vocab)
+        best_lp, tokens = logp.max(dim=-1)  # (rows,)
+        sid = active[alive]
+        out[sid, t] = tokens[alive]
+        scores[sid] += best_lp[alive]
         if weights is not None:
-            attn[active, t] = weights.float()
-        done = (tokens == eos_id) | (t + 1 >= limits[active])
+            attn[sid, t] = weights[alive].float()
+        done = alive & ((tokens == eos_id) | (t + 1 >= limits[active]))
         if done.any():
             lengths[active[done]] = t + 1
-            keep = (~done).nonzero().squeeze(1)
-            if keep.numel() == 0:
+            alive = alive & ~done
+            if not alive.any():
                 break
-            active, tokens = active[keep], tokens[keep]
-            state, memory = state.index_select(keep), memory.index_select(keep)
+            keep = rows_to_keep(alive, row_multiple)
+            if keep is not None:
+                active, tokens, alive = active[keep], tokens[keep], alive[keep]
+                state, memory = state.index_select(keep), memory.index_select(keep)
     has_attn = model.decoder.attention is not None
     out_l, len_l, src_l = out.tolist(), lengths.tolist(), src_lengths.tolist()
     return [
@@ -76,7 +101,8 @@ def greedy_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor,
 @torch.no_grad()
 def beam_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor, beam: int = 5,
                 n_best: int = 1, alpha: float = 1.0, max_len_a: float = 1.5,
-                max_len_b: int = 10, sos_id: int = 2, eos_id: int = 3) -> list[list[Hypothesis]]:
+                max_len_b: int = 10, sos_id: int = 2, eos_id: int = 3,
+                row_multiple: int = 1) -> list[list[Hypothesis]]:
     """Beam search; returns the `n_best` best hypotheses per sentence, best first.
 
     A hypothesis ending in EOS is finished when it ranks among the top `beam` candidates of
@@ -87,9 +113,11 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor, be
     batch, src_len = src.shape
     device, k = src.device, beam
     expand = torch.arange(batch, device=device).repeat_interleave(k)
-    memory, state = memory.index_select(expand), state.index_select(expand)
+    state = state.index_select(expand)  # k hypothesis rows per sentence
+    memory = memory.grouped(k)  # ... sharing one memory row (not copied k times)
     limits = max_lengths(src_lengths, max_len_a, max_len_b).tolist()
-    sent = list(range(batch))  # original sentence id of each live sentence
+    sent = list(range(batch))  # original sentence id of each block of k rows
+    alive = [True] * batch  # block still searching (dead blocks only pad the batch)
     scores = torch.full((batch, k), float("-inf"), device=device)
     scores[:, 0] = 0.0  # only one live hypothesis at the start
     tokens = torch.full((batch * k,), sos_id, dtype=torch.long, device=device)
@@ -109,22 +137,24 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor, be
     for t in range(max(limits)):
         live = len(sent)
         logits, state, weights = model.decoder.step(tokens, state, memory)
-        vocab = logits.size(-1)
-        logp = torch.log_softmax(logits.float(), dim=-1).view(live, k, vocab)
-        cand = (scores.unsqueeze(-1) + logp).view(live, k * vocab)
-        top_scores, top_ids = cand.topk(min(2 * k, k * vocab), dim=-1)  # (live, 2k)
-        origin = top_ids // vocab + torch.arange(live, device=device)[:, None] * k  # flat rows
-        token = top_ids % vocab
+        n_cand = min(2 * k, logits.size(-1))
+        logp = torch.log_softmax(logits, dim=-1, dtype=torch.float32)  # (live * k, vocab)
+        # The sentence's 2k best continuations are among each hypothesis' own 2k best tokens.
+        row_lp, row_tok = logp.topk(n_cand, dim=-1)  # (live * k, 2k)
+        cand = (scores.unsqueeze(-1) + row_lp.view(live, k, n_cand)).view(live, k * n_cand)
+        top_scores, top_ids = cand.topk(n_cand, dim=-1)  # (live, 2k)
+        origin = top_ids // n_cand + torch.arange(live, device=device)[:, None] * k  # flat rows
+        token = row_tok.view(live, k * n_cand).gather(1, top_ids)
         is_eos = token == eos_id
         w = weights.float() if has_attn else None
-        at_limit = [t + 1 >= limits[s] for s in sent]
+        at_limit = [a and t + 1 >= limits[s] for s, a in zip(sent, alive)]
         # finish EOS candidates in the top k, or everything in the top k at the length limit
         rank_ok = torch.arange(top_ids.size(1), device=device)[None, :] < k
         limit_t = torch.tensor(at_limit, device=device)[:, None]
         to_finish = rank_ok & (is_eos | limit_t) & torch.isfinite(top_scores)
         for b, j in to_finish.nonzero().tolist():
             sid = sent[b]
-            if len(finished[sid]) < k or at_limit[b]:
+            if alive[b] and (len(finished[sid]) < k or at_limit[b]):
                 row = int(origin[b, j])
                 finish(row, int(token[b, j]), float(top_scores[b, j]), sid,
                        w[row] if w is not None else None)
@@ -137,18 +167,22 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor, be
             hist_attn = torch.cat([hist_attn[rows], w[rows].unsqueeze(1)], dim=1)
         # rows stay inside their sentence's block, so the memory needs no reordering
         state, scores = state.index_select(rows), cont_scores
-        done = [at_limit[b] or len(finished[sent[b]]) >= k for b in range(live)]
-        if all(done):
+        done = [a and (lim or len(finished[s]) >= k) for a, lim, s in zip(alive, at_limit, sent)]
+        if not any(done):
+            continue
+        alive = [a and not d for a, d in zip(alive, done)]
+        if not any(alive):
             break
-        if any(done):
-            keep_b = [b for b in range(live) if not done[b]]
+        keep_bt = rows_to_keep(torch.tensor(alive), row_multiple)
+        if keep_bt is not None:
+            keep_b = keep_bt.tolist()
+            keep_bt = keep_bt.to(device)
             keep_rows = torch.tensor([b * k + i for b in keep_b for i in range(k)], device=device)
-            keep_bt = torch.tensor(keep_b, device=device)
-            sent = [sent[b] for b in keep_b]
+            sent, alive = [sent[b] for b in keep_b], [alive[b] for b in keep_b]
             scores = scores.index_select(0, keep_bt)
             tokens, hist = tokens[keep_rows], hist[keep_rows]
             hist_attn = hist_attn[keep_rows] if has_attn else hist_attn
-            state, memory = state.index_select(keep_rows), memory.index_select(keep_rows)
+            state, memory = state.index_select(keep_rows), memory.index_select(keep_bt)
     results = []
     for hyps in finished:
         hyps.sort(key=lambda h: h.score, reverse=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,8 +14,9 @@ from seqattn.config import Config, build_config, read_yaml
 from seqattn.data.batching import make_batch
 from seqattn.data.subword import EOS_ID, SOS_ID, Subwords
 from seqattn.errors import SeqattnError
+from seqattn.model.quantize import quantize_int8
 from seqattn.model.seq2seq import Seq2Seq
-from seqattn.runtime import autocast, resolve_device
+from seqattn.runtime import resolve_device, resolve_precision
 from seqattn.search import Hypothesis, beam_search, greedy_search
 from seqattn.weights import BEST_WEIGHTS, load_weights
 
@@ -58,17 +60,45 @@ class Translation:
 
 
 class Translator:
-    """A model, its subwords and its decoding defaults."""
+    """A model, its subwords and its decoding defaults.
+
+    `precision` 'bf16' decodes with a bf16 copy of the weights (no per-step casts), 'auto'
+    picks bf16 where the hardware runs it natively; `quantize='int8'` decodes with int8
+    Linear/LSTM weights (CPU). `model` itself is never changed: the copy is made per call,
+    or once after `freeze()` when the weights will not change again (loaded runs).
+    """
 
     def __init__(self, model: Seq2Seq, subwords: Subwords, cfg: Config,
-                 device: torch.device | None = None, precision: str = "fp32"):
+                 device: torch.device | None = None, precision: str = "fp32",
+                 quantize: str | None = None):
         self.device = device or next(model.parameters()).device
         self.model = model.to(self.device).eval()
-        self.subwords, self.cfg, self.precision = subwords, cfg, precision
+        self.subwords, self.cfg = subwords, cfg
+        self.precision = resolve_precision(precision, self.device)
+        if quantize not in (None, "int8"):
+            raise SeqattnError(f"unknown quantization '{quantize}' (use int8)")
+        if quantize == "int8" and self.device.type != "cpu":
+            raise SeqattnError("--quantize int8 runs on the CPU only (use --device cpu)")
+        self.quantize = quantize
+        self._frozen: Seq2Seq | None = None
+
+    def freeze(self) -> Translator:
+        """Build the decoding copy of the weights once; later changes to `model` are not seen."""
+        self._frozen = self._decoding_model()
+        return self
+
+    def _decoding_model(self) -> torch.nn.Module:
+        if self._frozen is not None:
+            return self._frozen
+        if self.quantize == "int8":
+            return quantize_int8(self.model)
+        if self.precision == "bf16":
+            return copy.deepcopy(self.model).to(torch.bfloat16).eval()
+        return self.model
 
     @classmethod
     def load(cls, run_dir: str | Path, device: str = "auto", weights: str = BEST_WEIGHTS,
-             precision: str = "fp32") -> Translator:
+             precision: str = "fp32", quantize: str | None = None) -> Translator:
         run_dir = Path(run_dir)
         if not run_dir.is_dir():
             raise SeqattnError(f"{run_dir}: run directory not found")
@@ -81,7 +111,9 @@ class Translator:
         if not path.is_file():
             raise SeqattnError(f"{path}: no weights yet (has the run validated once?)")
         load_weights(model, path)
-        return cls(model, subwords, cfg, resolve_device(device), precision)
+        if quantize == "int8" and device == "auto":
+            device = "cpu"  # int8 kernels are CPU kernels
+        return cls(model, subwords, cfg, resolve_device(device), precision, quantize).freeze()
 
     def decode_ids(self, src_ids: Sequence[Sequence[int]], beam: int, n_best: int = 1,
                    batch_size: int | None = None, length_penalty: float | None = None
@@ -93,17 +125,19 @@ class Translator:
         order = sorted(range(len(src_ids)), key=lambda i: len(src_ids[i]))
         results: list[list[Hypothesis]] = [[] for _ in src_ids]
         self.model.eval()
-        with torch.inference_mode(), autocast(self.device, self.precision):
+        model = self._decoding_model()
+        rows = 8 if self.precision == "bf16" and self.quantize is None else 1  # few bf16 shapes
+        with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 idx = order[start : start + batch_size]
                 batch = make_batch([src_ids[i] for i in idx], None, idx).to(self.device)
                 if beam == 1 and n_best == 1:
                     hyps = [[h] for h in greedy_search(
-                        self.model, batch.src, batch.src_lengths, d.max_len_a, d.max_len_b,
-                        SOS_ID, EOS_ID)]
+                        model, batch.src, batch.src_lengths, d.max_len_a, d.max_len_b,
+                        SOS_ID, EOS_ID, rows)]
                 else:
-                    hyps = beam_search(self.model, batch.src, batch.src_lengths, beam, n_best,
-                                       alpha, d.max_len_a, d.max_len_b, SOS_ID, EOS_ID)
+                    hyps = beam_search(model, batch.src, batch.src_lengths, beam, n_best,
+                                       alpha, d.max_len_a, d.max_len_b, SOS_ID, EOS_ID, rows)
                 for i, h in zip(idx, hyps):
                     results[i] = h
         return results

@@ -30,15 +30,26 @@ def select_rows(state: RNNState, index: torch.Tensor) -> RNNState:
 
 @dataclass
 class Memory:
-    """What the decoder attends to; fixed for a whole decode."""
+    """What the decoder attends to; fixed for a whole decode.
+
+    With `group` g > 1, each memory row serves g consecutive decoder rows (the g beam
+    hypotheses of one sentence), so the encoder states are neither copied nor re-read per
+    hypothesis: decoder rows b*g .. b*g+g-1 attend to memory row b.
+    """
 
     values: torch.Tensor  # (batch, src_len, enc_hidden) encoder states
     keys: torch.Tensor | None  # (batch, src_len, key_size) projected once per sentence
     mask: torch.Tensor  # (batch, src_len) True on real tokens
+    group: int = 1
 
     def index_select(self, index: torch.Tensor) -> Memory:
+        """Keep memory rows `index` (sentences, when grouped)."""
         keys = None if self.keys is None else self.keys.index_select(0, index)
-        return Memory(self.values.index_select(0, index), keys, self.mask.index_select(0, index))
+        return Memory(self.values.index_select(0, index), keys, self.mask.index_select(0, index),
+                      self.group)
+
+    def grouped(self, group: int) -> Memory:
+        return Memory(self.values, self.keys, self.mask, group)
 
 
 @dataclass
@@ -92,19 +103,52 @@ class Decoder(nn.Module):
             if self.trace is not None:
                 self.trace.append(StepTrace(query, None, None, None, query))
             return query, None
-        attention_value, weights = self.attention(query, memory.keys, memory.values, memory.mask)
+        rows, steps, g = query.size(0), query.size(1), memory.group
+        q = query.reshape(rows // g, g * steps, -1)  # a sentence's hypotheses share its memory row
+        attention_value, weights = self.attention(q, memory.keys, memory.values, memory.mask)
+        attention_value = attention_value.reshape(rows, steps, -1)  # (batch, steps, enc_hidden)
+        weights = weights.reshape(rows, steps, -1)  # (batch, steps, src_len)
         attentional = torch.tanh(self.combine(torch.cat([query, attention_value], dim=-1)))
         if self.trace is not None:
-            scores = self.attention.masked_scores(query, memory.keys, memory.mask)
+            scores = self.attention.masked_scores(q, memory.keys, memory.mask).reshape(rows, steps, -1)
             self.trace.append(StepTrace(query, scores, weights, attention_value, attentional))
         return attentional, weights
 
+    def _rnn_step(self, x: torch.Tensor, hidden: RNNState) -> tuple[torch.Tensor, RNNState]:
+        """One time step of the stacked RNN with its own weights, as cell ops.
+
+        x (batch, input) -> top output (batch, hidden), new state (layers, batch, hidden).
+        Same maths as `self.rnn` on a length-1 sequence, but a plain cell call per layer
+        avoids the fused-RNN kernel's per-call weight preparation, which dominates at
+        sequence length 1 (decoding, input feeding).
+        """
+        rnn, lstm = self.rnn, isinstance(self.rnn, nn.LSTM)
+        if not isinstance(rnn, (nn.LSTM, nn.GRU)):  # e.g. an int8-quantized RNN: its own call
+            output, hidden = rnn(x.unsqueeze(1), hidden)
+            return output[:, 0], hidden
+        h_all, c_all = (hidden if lstm else (hidden, None))
+        new_h, new_c = [], []
+        for layer in range(rnn.num_layers):
+            if layer > 0 and self.training and rnn.dropout > 0:
+                x = nn.functional.dropout(x, rnn.dropout, True)
+            w = [getattr(rnn, f"{n}_l{layer}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            if lstm:
+                h, c = torch.lstm_cell(x, (h_all[layer], c_all[layer]), *w)
+                new_c.append(c)
+            else:
+                h = torch.gru_cell(x, h_all[layer], *w)
+            new_h.append(h)
+            x = h
+        h_stack = torch.stack(new_h)
+        return x, ((h_stack, torch.stack(new_c)) if lstm else h_stack)
+
     def _step(self, embedded: torch.Tensor, state: DecoderState, memory: Memory):
         """embedded (batch, 1, emb) -> attentional (batch, 1, hidden), new state, weights."""
-        x = embedded
+        x = embedded[:, 0]
         if self.input_feeding:
-            x = torch.cat([embedded, state.feed.unsqueeze(1)], dim=-1)
-        query, hidden = self.rnn(x, state.hidden)
+            x = torch.cat([x, state.feed], dim=-1)  # (batch, emb + hidden)
+        output, hidden = self._rnn_step(x, state.hidden)
+        query = output.unsqueeze(1)  # (batch, 1, hidden)
         attentional, weights = self._attend(query, memory)
         feed = attentional[:, 0] if self.input_feeding else None
         return attentional, DecoderState(hidden, feed), weights

@@ -126,7 +126,8 @@ def check_request(req: TranslateRequest, slots: Mapping[str, ModelSlot], opts: S
 
 
 def create_app(models: Sequence[str | Path | Translator] | Mapping[str, Translator],
-               options: ServeOptions | None = None, *, device: str = "auto", **kwargs: Any) -> FastAPI:
+               options: ServeOptions | None = None, *, device: str = "auto", precision: str = "fp32",
+               quantize: str | None = None, **kwargs: Any) -> FastAPI:
     """The app serving `models`: run directories, translators, or {name: translator}.
 
     Options are a ServeOptions or its fields as keywords. The first model is the default.
@@ -143,7 +144,7 @@ def create_app(models: Sequence[str | Path | Translator] | Mapping[str, Translat
     else:
         items = list(models)
         if items and all(isinstance(m, (str, Path)) for m in items):
-            translators = load_translators(items, device)  # type: ignore[arg-type]
+            translators = load_translators(items, device, precision, quantize)  # type: ignore[arg-type]
         else:
             translators = name_translators(items)  # type: ignore[arg-type]
     if not translators:
@@ -265,12 +266,13 @@ def _check_address(host: str, port: int) -> None:
 
 
 def run_server(run_dirs: Sequence[str | Path], host: str = "127.0.0.1", port: int = 8000, *,
-               device: str = "auto", log_level: str = "info", **options: Any) -> int:
+               device: str = "auto", precision: str = "fp32", quantize: str | None = None,
+               log_level: str = "info", **options: Any) -> int:
     """Load the run directories and serve them until interrupted (the `seqattn serve` verb)."""
     import uvicorn
 
     _check_address(host, port)  # before the slow model loading
-    app = create_app(list(run_dirs), device=device, **options)
+    app = create_app(list(run_dirs), device=device, precision=precision, quantize=quantize, **options)
     names = ", ".join(app.state.slots)
     shown = f"[{host}]" if ":" in host else host
     print(f"seqattn: serving {names} at http://{shown}:{port}/  (API docs: /docs; Ctrl-C stops)",

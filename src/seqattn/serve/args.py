@@ -6,6 +6,15 @@ import argparse
 from typing import Any
 
 
+def add_precision_arguments(p: argparse.ArgumentParser) -> None:
+    """--precision and --quantize, shared by translate, evaluate and serve."""
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="decoding numerics: bf16 weights where the hardware runs bf16 natively "
+                   "(auto, the default), or fp32")
+    p.add_argument("--quantize", choices=["int8"],
+                   help="int8 dynamic quantization of Linear/LSTM weights (CPU; overrides --precision)")
+
+
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     """Add the serve flags to `p` (a subparser of the `seqattn` command, or its own parser)."""
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
@@ -15,6 +24,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                    help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    add_precision_arguments(p)
     p.add_argument("--no-batching", dest="batching", action="store_false",
                    help="run one request per model call (to compare against batching)")
     p.add_argument("--batch-window-ms", type=float, default=5.0, metavar="MS",
@@ -33,7 +43,8 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
 
 def serve_kwargs(a: argparse.Namespace) -> dict[str, Any]:
     """run_server's keyword arguments from parsed flags."""
-    return {"host": a.host, "port": a.port, "device": a.device, "log_level": a.log_level,
+    return {"host": a.host, "port": a.port, "device": a.device, "precision": a.precision,
+            "quantize": a.quantize, "log_level": a.log_level,
             "batching": a.batching, "batch_window_ms": a.batch_window_ms,
             "max_batch_sentences": a.max_batch_sentences, "max_batch_tokens": a.max_batch_tokens,
             "max_queue": a.max_queue, "max_texts": a.max_texts, "max_chars": a.max_chars}

@@ -30,11 +30,13 @@ def unique_names(names: Sequence[str]) -> list[str]:
     return out
 
 
-def load_translators(run_dirs: Sequence[str | Path], device: str = "auto") -> dict[str, Translator]:
+def load_translators(run_dirs: Sequence[str | Path], device: str = "auto", precision: str = "fp32",
+                     quantize: str | None = None) -> dict[str, Translator]:
     """Load each run directory; a model is named after its directory's basename."""
     paths = [Path(p) for p in run_dirs]
     names = unique_names([p.resolve().name for p in paths])
-    return {name: Translator.load(path, device=device) for name, path in zip(names, paths)}
+    return {name: Translator.load(path, device=device, precision=precision, quantize=quantize)
+            for name, path in zip(names, paths)}
 
 
 def name_translators(models: Mapping[str, Translator] | Sequence[Translator]) -> dict[str, Translator]:

@@ -29,7 +29,7 @@ from seqattn.errors import SeqattnError
 from seqattn.evaluate import Scores, perplexity, text_scores
 from seqattn.model.loss import sequence_cross_entropy
 from seqattn.model.seq2seq import Seq2Seq
-from seqattn.runtime import autocast, resolve_device, set_threads, tune_allocator
+from seqattn.runtime import autocast, resolve_device, resolve_precision, set_threads, tune_allocator
 from seqattn.train.checkpoint import restore_latest, save_checkpoint
 from seqattn.train.metrics import MetricsLog
 from seqattn.train.schedule import Schedule
@@ -87,6 +87,7 @@ class Trainer:
                  device: str | None = None):
         self.cfg, self.run_dir, self.resume = cfg, Path(run_dir), resume
         self.device = resolve_device(device or cfg.train.device)
+        self.precision = resolve_precision(cfg.train.precision, self.device)  # 'auto' resolved
         self._signal: str | None = None
 
     # ------------------------------------------------------------------ setup
@@ -117,10 +118,10 @@ class Trainer:
         tr = self.data.train
         self.batcher = BucketBatcher([len(s) for s in tr.src_ids], [len(s) for s in tr.tgt_ids],
                                      t.batch_size, t.batch_tokens, t.seed)
-        self.translator = Translator(self.model, sub, cfg, self.device, t.precision)
+        self.translator = Translator(self.model, sub, cfg, self.device, self.precision)
         self.metrics = MetricsLog(self.run_dir, self.progress.step if self.resume else None)
         log.info("model: %s parameters; device %s; precision %s",
-                 f"{self.model.num_parameters():,}", self.device, t.precision)
+                 f"{self.model.num_parameters():,}", self.device, self.precision)
 
     def _has_subwords(self) -> bool:
         """Whether the run directory holds its complete SentencePiece model(s)."""
@@ -133,13 +134,13 @@ class Trainer:
         batch = make_batch([tr.src_ids[i] for i in batch_ids], [tr.tgt_ids[i] for i in batch_ids],
                            batch_ids).to(self.device)
         self.model.train()
-        with autocast(self.device, t.precision):
+        with autocast(self.device, self.precision):
             attentional, _ = self.model(batch.src, batch.src_lengths, batch.tgt_in,
                                         t.scheduled_sampling)
             loss_sum, nll, n = sequence_cross_entropy(attentional, batch.tgt_out,
                                                       self.model.decoder.output,
                                                       t.label_smoothing, PAD_ID,
-                                                      row_multiple=64 if t.precision == "bf16" else 1)
+                                                      row_multiple=64 if self.precision == "bf16" else 1)
         loss = loss_sum / n
         self.optimizer.zero_grad(set_to_none=True)
         if not torch.isfinite(loss):
@@ -163,7 +164,7 @@ class Trainer:
         outputs = [tr.text for tr in self.translator.translate(split.text.src, beam=beam, n_best=1)]
         scores = text_scores(outputs, split.text.tgt)
         scores.loss, scores.ppl = perplexity(self.model, split.src_ids, split.tgt_ids,
-                                             self.cfg.decode.batch_size, self.cfg.train.precision)
+                                             self.cfg.decode.batch_size, self.precision)
         return scores
 
     def _validate(self) -> bool:
