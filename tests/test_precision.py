@@ -49,3 +49,21 @@ def test_precision_names():
 def test_unknown_quantization_is_a_clear_error(trained_run):
     with pytest.raises(SeqattnError, match="int8"):
         Translator.load(trained_run, device="cpu", quantize="int4")
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_batches_decoded_side_by_side_match_one_thread(trained_run, beam):
+    tr = Translator.load(trained_run, device="cpu")
+    sentences = [" ".join("abcdefghijkl"[j % 12] for j in range(i % 7 + 1)) for i in range(23)]
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        alone = tr.translate(sentences, beam=beam, batch_size=4)
+        torch.set_num_threads(2)
+        side_by_side = tr.translate(sentences, beam=beam, batch_size=4)
+        assert torch.get_num_threads() == 2  # restored after the worker threads
+    finally:
+        torch.set_num_threads(before)
+    assert [t.text for t in side_by_side] == [t.text for t in alone]
+    for a, b in zip(alone, side_by_side):
+        assert a.score == pytest.approx(b.score, abs=1e-4)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,28 +119,45 @@ class Translator:
     def decode_ids(self, src_ids: Sequence[Sequence[int]], beam: int, n_best: int = 1,
                    batch_size: int | None = None, length_penalty: float | None = None
                    ) -> list[list[Hypothesis]]:
-        """Decode subword-id sources in length-sorted batches; results in input order."""
+        """Decode subword-id sources in length-sorted batches; results in input order.
+
+        On a CPU with several threads and several batches, batches are decoded side by side,
+        one per thread (each single-threaded): a decoding step is many small operations
+        that a second thread barely speeds up, while two independent batches use two cores.
+        """
         d = self.cfg.decode
         batch_size = batch_size or d.batch_size
         alpha = d.length_penalty if length_penalty is None else length_penalty
         order = sorted(range(len(src_ids)), key=lambda i: len(src_ids[i]))
-        results: list[list[Hypothesis]] = [[] for _ in src_ids]
+        batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
         self.model.eval()
         model = self._decoding_model()
         rows = 8 if self.precision == "bf16" and self.quantize is None else 1  # few bf16 shapes
-        with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                idx = order[start : start + batch_size]
+
+        def decode(idx: list[int]) -> list[list[Hypothesis]]:
+            with torch.inference_mode():  # thread-local: entered in each worker
                 batch = make_batch([src_ids[i] for i in idx], None, idx).to(self.device)
                 if beam == 1 and n_best == 1:
-                    hyps = [[h] for h in greedy_search(
-                        model, batch.src, batch.src_lengths, d.max_len_a, d.max_len_b,
-                        SOS_ID, EOS_ID, rows)]
-                else:
-                    hyps = beam_search(model, batch.src, batch.src_lengths, beam, n_best,
-                                       alpha, d.max_len_a, d.max_len_b, SOS_ID, EOS_ID, rows)
-                for i, h in zip(idx, hyps):
-                    results[i] = h
+                    return [[h] for h in greedy_search(model, batch.src, batch.src_lengths, d.max_len_a,
+                                                       d.max_len_b, SOS_ID, EOS_ID, rows)]
+                return beam_search(model, batch.src, batch.src_lengths, beam, n_best, alpha,
+                                   d.max_len_a, d.max_len_b, SOS_ID, EOS_ID, rows)
+
+        threads = torch.get_num_threads()
+        workers = min(threads, len(batches)) if self.device.type == "cpu" else 1
+        if workers > 1:
+            torch.set_num_threads(1)
+            try:
+                with ThreadPoolExecutor(workers) as pool:
+                    decoded = list(pool.map(decode, batches))
+            finally:
+                torch.set_num_threads(threads)
+        else:
+            decoded = [decode(idx) for idx in batches]
+        results: list[list[Hypothesis]] = [[] for _ in src_ids]
+        for idx, hyps in zip(batches, decoded):
+            for i, h in zip(idx, hyps):
+                results[i] = h
         return results
 
     def translate(self, texts: Sequence[str], beam: int | None = None, n_best: int | None = None,
