@@ -124,7 +124,8 @@ def main() -> None:
                            "wall_s": round(r["wall_s"], 1)}
             print(f"{name}: {modes[name]}", flush=True)
     rows = [[n, f"{m['tokens_per_s']:,.0f}", f"{m['min_tokens_per_s']:,.0f}-{m['max_tokens_per_s']:,.0f}",
-             f"{m['model_gflops_per_s']:.0f}", f"{m['percent_of_matmul_peak']:.0f}%"] for n, m in modes.items()]
+             f"{m['model_gflops_per_s']:.0f}", f"{m['percent_of_matmul_peak']:.0f}%"]
+            for n, m in modes.items()]
     print(table(rows, ["mode", "tokens/s (median)", "range", "model GFLOP/s", "of matmul peak"]))
     result = {"modes": modes, "matmul_gflops": {k: round(v, 1) for k, v in peak.items()},
               "peak_rss_mb": round(peak_rss_mb(), 1), "steps": a.steps, "warmup": a.warmup,
