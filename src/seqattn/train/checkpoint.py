@@ -209,5 +209,6 @@ def restore_latest(folder: Path, model: torch.nn.Module,
         if problems:
             log.warning("warning: resuming from the previous good checkpoint, %s", target)
         return target, state
-    more = f" (and {len(problems) - 1} older checkpoints unusable)" if len(problems) > 1 else ""
+    older = len(problems) - 1
+    more = f" (and {older} older checkpoint{'s' if older > 1 else ''} unusable)" if older else ""
     raise SeqattnError(f"cannot resume: {problems[0]}{more}")

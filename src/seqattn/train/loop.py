@@ -306,9 +306,12 @@ class Trainer:
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         set_up = False
         try:
-            atomic_write_text(self.run_dir / "config.yaml", dump_config(self.cfg))  # first: resumable
+            if not self.resume:  # first, so that a run killed during setup can be resumed
+                atomic_write_text(self.run_dir / "config.yaml", dump_config(self.cfg))
             self._build(splits)
             set_up = True
+            if self.resume:  # (a resume that fails leaves the run's config as it was)
+                atomic_write_text(self.run_dir / "config.yaml", dump_config(self.cfg))
             reason = self._loop()
             log.info("stopping: %s", reason)
             if self.progress.last_validation != self.progress.step and not self._signal:

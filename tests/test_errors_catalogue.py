@@ -1,0 +1,404 @@
+"""The catalogue of bad inputs in docs/ERRORS.md, one test per row.
+
+Each CLI row runs the real `seqattn` entry point in-process and checks: a non-zero exit
+status, exactly one `seqattn: error:` line naming what is wrong and where (the last line of
+stderr; training may print progress lines before it), no traceback unless `--debug` is
+given (then there is one), and a folder tree that is byte-for-byte unchanged.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from seqattn.cli import main
+from tests.conftest import REPO, tiny_tree
+from tests.train.runs import one_thread  # noqa: F401 (a fixture)
+
+DOC = REPO / "docs" / "ERRORS.md"
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@dataclass
+class Case:
+    id: str
+    argv: list[str]  # "{w}" is the world folder
+    expect: str  # part of the error line
+    setup: Callable[[Path], None] | None = None
+    stdin: bytes | None = None
+    resumes: str | None = None  # run (in the world) whose train.log may record the failed attempt
+
+
+def _tree(w: Path) -> dict:
+    return yaml.safe_load((w / "good.yaml").read_text(encoding="utf-8"))
+
+
+def _config(name: str, change: Callable[[dict, Path], None]) -> Callable[[Path], None]:
+    """Write {w}/NAME.yaml: the good config with `change(tree, w)` applied."""
+    def setup(w: Path) -> None:
+        tree = _tree(w)
+        change(tree, w)
+        (w / f"{name}.yaml").write_text(yaml.safe_dump(tree), encoding="utf-8")
+    return setup
+
+
+def _corpus(name: str, src: bytes, tgt: bytes | None = None, drop: tuple[str, ...] = ()) -> Callable:
+    """Write NAME.src/.tgt (tgt: the good training targets) and NAME.yaml training on them."""
+    def change(tree: dict, w: Path) -> None:
+        (w / f"{name}.src").write_bytes(src)
+        (w / f"{name}.tgt").write_bytes(tgt if tgt is not None else (w / "data" / "train.tgt").read_bytes())
+        tree["data"]["train"] = {"src": str(w / f"{name}.src"), "tgt": str(w / f"{name}.tgt")}
+        for split in drop:
+            tree["data"].pop(split)
+    return _config(name, change)
+
+
+def _broken_gzip() -> bytes:
+    data = gzip.compress("".join(f"line {i} of many\n" for i in range(2000)).encode())
+    return data[: len(data) // 2]
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _text(name: str, text: str) -> Callable[[Path], None]:
+    def setup(w: Path) -> None:
+        (w / name).write_text(text, encoding="utf-8")
+    return setup
+
+
+def _run_copy(name: str, damage: Callable[[Path], None]) -> Callable[[Path], None]:
+    """Copy the trained run to {w}/NAME and damage it."""
+    def setup(w: Path) -> None:
+        shutil.copytree(w / "run", w / name)
+        damage(w / name)
+    return setup
+
+
+def _lines(n: int) -> bytes:
+    return b"".join(b"alpha beta\n" for _ in range(n))
+
+
+def _set(path: str, value) -> Callable[[dict, Path], None]:
+    def change(tree: dict, _w: Path) -> None:
+        node = tree
+        *parents, last = path.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = value
+    return change
+
+
+def _mismatched_config(run: Path) -> None:
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    cfg["model"]["decoder"]["hidden_size"] = 48
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+
+
+def _truncate_best(run: Path) -> None:
+    path = run / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:1000])
+
+
+def _newer_weights(run: Path) -> None:
+    from seqattn.weights import read_tensors, tensors_to_bytes
+
+    path = run / "model.safetensors"
+    path.write_bytes(tensors_to_bytes(read_tensors(path), {"seqattn.format": "2", "seqattn.version": "9.0"}))
+
+
+def _corrupt_checkpoints(run: Path) -> None:
+    for state in (run / "checkpoints").glob("step_*/trainer_state.json"):
+        state.write_text(state.read_text()[:50])
+
+
+def _newer_checkpoints(run: Path) -> None:
+    import json
+
+    for state in (run / "checkpoints").glob("step_*/trainer_state.json"):
+        data = json.loads(state.read_text())
+        data.update(format=2, version="9.0")
+        state.write_text(json.dumps(data))
+
+
+TRAIN = ["train", "{w}/NAME.yaml", "--out", "{w}/out"]
+
+
+def _train(name: str) -> list[str]:
+    return [a.replace("NAME", name) for a in TRAIN]
+
+
+CASES = [
+    # ------------------------------------------------------------------ corpora
+    Case("corpus-line-mismatch", _train("short"), "has 199 lines but",
+         _corpus("short", _lines(199))),
+    Case("corpus-invalid-utf8", _train("latin1"), "latin1.src:2: invalid UTF-8 (byte 4 of the line)",
+         _corpus("latin1", b"alpha\nbet\xe4 gamma\n", b"A\nB\n")),
+    Case("corpus-nul-byte", _train("nul"), "nul.src:1: contains a NUL byte",
+         _corpus("nul", b"a\x00b\n", b"A\n")),
+    Case("corpus-cr-line-ends", _train("mac"), "mac.src:1: carriage return (CR) inside the line",
+         _corpus("mac", b"alpha\rbeta\r", b"A\n")),
+    Case("corpus-stray-bom", _train("glued"), "glued.src:3: starts with a byte-order mark",
+         _corpus("glued", b"a\nb\n\xef\xbb\xbfc\n", b"A\nB\nC\n")),
+    Case("corpus-huge-line", _train("huge"), "huge.src:1: line is 200,000 characters long (at most 100,000)",
+         _corpus("huge", b"a" * 200_000, b"A\n")),
+    Case("corpus-empty-file", _train("empty"), "empty corpus", _corpus("empty", b"", b"")),
+    Case("corpus-tsv-missing-column", _train("tsv"),
+         "c.tsv:2: expected at least 2 tab-separated columns, found 1",
+         _config("tsv", lambda t, w: (w.joinpath("c.tsv").write_text("hello\thallo\nno-tab-here\n"),
+                                      t["data"].update(train={"tsv": str(w / "c.tsv")})))),
+    Case("corpus-missing-file", _train("gone"), "nothing.src: file not found",
+         _config("gone", _set("data.train.src", "nothing.src"))),
+    Case("corpus-folder-not-file", _train("dir"), "data: is a folder, not a text file",
+         _config("dir", lambda t, w: t["data"]["train"].update(src=str(w / "data")))),
+    Case("corpus-broken-gzip", _train("gz"), "bad.src.gz: cannot read (broken gzip",
+         _config("gz", lambda t, w: (w.joinpath("bad.src.gz").write_bytes(_broken_gzip()),
+                                     t["data"]["train"].update(src=str(w / "bad.src.gz"))))),
+    Case("corpus-too-small-to-split", _train("few"),
+         "10 pairs cannot be split into dev (300) and test (300)",
+         _corpus("few", _lines(10), _lines(10), drop=("dev", "test"))),
+    Case("corpus-all-pairs-too-long", _train("long"),
+         "no training pairs left after skipping empty and over-long",
+         _config("long", _set("data.max_len", 1))),
+    # ------------------------------------------------------------------ configs
+    Case("config-unknown-key", _train("typo"),
+         "unknown key 'model.encoder.hiden_size' (did you mean 'hidden_size'?)",
+         _config("typo", _set("model.encoder.hiden_size", 8))),
+    Case("config-unknown-override", ["train", "{w}/good.yaml", "train.lrr=0.1"], "unknown key 'train.lrr' "
+         "(did you mean 'lr'?)"),
+    Case("config-wrong-type", ["train", "{w}/good.yaml", "train.batch_size=many"],
+         "train.batch_size: Input should be a valid integer"),
+    Case("config-negative-size", ["train", "{w}/good.yaml", "model.encoder.hidden_size=-4"],
+         "model.encoder.hidden_size: Input should be greater than or equal to 1"),
+    Case("config-dot-attention-sizes", ["train", "{w}/good.yaml", "model.attention.type=dot",
+                                        "model.decoder.hidden_size=48"],
+         "'dot' attention needs decoder.hidden_size (48) equal to the encoder output size (32"),
+    Case("config-input-feeding-without-attention", ["train", "{w}/good.yaml", "model.attention.type=none",
+                                                    "model.decoder.input_feeding=true"],
+         "decoder.input_feeding needs attention"),
+    Case("config-tied-embeddings-sizes", ["train", "{w}/good.yaml", "model.decoder.tie_embeddings=true"],
+         "decoder.tie_embeddings needs decoder.emb_size (16) equal to decoder.hidden_size (32)"),
+    Case("config-cosine-without-end", ["train", "{w}/good.yaml", "train.schedule.type=warmup_cosine",
+                                       "train.max_steps=null"],
+         "'warmup_cosine' needs train.schedule.total_steps"),
+    Case("config-dropout-one", ["train", "{w}/good.yaml", "model.encoder.dropout=1"],
+         "model.encoder.dropout: Input should be less than 1"),
+    Case("config-both-layouts", _train("both"), "give either 'tsv' or 'src'+'tgt', not both",
+         _config("both", _set("data.train.tsv", "x.tsv"))),
+    Case("config-same-tsv-columns", _train("cols"), "src_column and tgt_column must differ",
+         _config("cols", _set("data.train", {"tsv": "x.tsv", "src_column": 1, "tgt_column": 1}))),
+    Case("config-invalid-yaml", ["train", "{w}/broken.yaml"], "broken.yaml: line 3 not valid YAML",
+         _text("broken.yaml", "data:\n  train: [unclosed\n")),
+    Case("config-python-tag", ["train", "{w}/evil.yaml"], "evil.yaml: line 1 not valid YAML",
+         _text("evil.yaml", "!!python/object/apply:os.system ['touch PWNED']\n")),
+    Case("config-not-a-mapping", ["train", "{w}/list.yaml"], "expected a mapping of sections",
+         _text("list.yaml", "- data\n- model\n")),
+    Case("config-missing-file", ["train", "{w}/nothere.yaml"], "nothere.yaml: config file not found"),
+    # ------------------------------------------------------------------ command line
+    Case("cli-override-syntax", ["train", "{w}/good.yaml", "=5"],
+         "bad override '=5': expected dotted.key=value"),
+    Case("cli-override-not-a-section", ["train", "{w}/good.yaml", "train.lr.x=1"],
+         "override 'train.lr.x': 'lr' is not a section"),
+    Case("cli-two-configs", ["train", "{w}/good.yaml", "{w}/good.yaml"], "train takes one CONFIG"),
+    Case("cli-out-not-empty", ["train", "{w}/good.yaml", "--out", "{w}/data"],
+         "data: already exists and is not empty"),
+    Case("cli-resume-missing-run", ["train", "--resume", "{w}/nothere"], "nothere: run directory not found"),
+    Case("cli-resume-foreign-folder", ["train", "--resume", "{w}/data"], "data: not a seqattn run directory"),
+    Case("cli-resume-with-config", ["train", "{w}/good.yaml", "--resume", "{w}/run"], "drop CONFIG/--out"),
+    Case("cli-translate-missing-run", ["translate", "{w}/nothere"], "nothere: run directory not found"),
+    Case("cli-translate-foreign-folder", ["translate", "{w}/data"], "data: not a seqattn run directory"),
+    Case("cli-translate-missing-input", ["translate", "{w}/run", "--input", "{w}/nothere.txt"],
+         "nothere.txt: file not found"),
+    Case("cli-beam-out-of-range", ["translate", "{w}/run", "--beam", "0", "--input", "{w}/data/dev.src"],
+         "beam must be between 1 and 64 (got 0)"),
+    Case("cli-n-best-over-beam", ["translate", "{w}/run", "--beam", "2", "--n-best", "3",
+                                  "--input", "{w}/data/dev.src"],
+         "n_best must be between 1 and the beam size 2"),
+    Case("cli-attention-out-is-a-file", ["translate", "{w}/run", "--attention-out", "{w}/good.yaml",
+                                         "--input", "{w}/data/dev.src"],
+         "good.yaml: cannot create folder (a file is in the way)"),
+    Case("cli-evaluate-misaligned", ["evaluate", "{w}/run", "--src", "{w}/data/dev.src", "--ref",
+                                     "{w}/data/train.tgt"], "must be line-aligned"),
+    Case("cli-serve-missing-run", ["serve", "{w}/nothere"], "nothere: run directory not found"),
+    Case("cli-serve-bad-port", ["serve", "{w}/run", "--port", "70000"],
+         "--port 70000: must be between 0 and 65535"),
+    # ------------------------------------------------------------------ translation input
+    Case("input-invalid-utf8", ["translate", "{w}/run", "--input", "{w}/latin1.txt"],
+         "latin1.txt:2: invalid UTF-8", lambda w: w.joinpath("latin1.txt").write_bytes(b"ok\nna\xefve\n")),
+    Case("input-invalid-utf8-stdin", ["translate", "{w}/run"], "stdin:3: invalid UTF-8",
+         stdin=b"a\nb\n\xff\n"),
+    Case("input-nul-byte-stdin", ["translate", "{w}/run"], "stdin:1: contains a NUL byte", stdin=b"a\x00\n"),
+    # ------------------------------------------------------------------ run directories
+    Case("run-config-does-not-match-weights", ["translate", "{w}/mismatch", "--input", "{w}/data/dev.src"],
+         "mismatch/model.safetensors: weights do not match the run's config",
+         _run_copy("mismatch", _mismatched_config)),
+    Case("run-truncated-weights", ["translate", "{w}/cut", "--input", "{w}/data/dev.src"],
+         "cut/model.safetensors: not a readable safetensors file, truncated or corrupt",
+         _run_copy("cut", _truncate_best)),
+    Case("run-weights-from-newer-version", ["translate", "{w}/newer", "--input", "{w}/data/dev.src"],
+         "newer/model.safetensors: written by seqattn 9.0 in weights format 2",
+         _run_copy("newer", _newer_weights)),
+    Case("run-no-subword-model", ["translate", "{w}/nospm"], "nospm: no SentencePiece model",
+         _run_copy("nospm", lambda r: (r / "spm.model").unlink())),
+    Case("run-no-weights-yet", ["translate", "{w}/noweights"], "noweights/model.safetensors: no weights yet",
+         _run_copy("noweights", lambda r: (r / "model.safetensors").unlink())),
+    Case("resume-config-does-not-match-weights", ["train", "--resume", "{w}/mismatch2"],
+         "cannot resume: ", _run_copy("mismatch2", _mismatched_config), resumes="mismatch2"),
+    Case("resume-all-checkpoints-corrupt", ["train", "--resume", "{w}/corrupt"],
+         "trainer_state.json: unreadable trainer state", _run_copy("corrupt", _corrupt_checkpoints),
+         resumes="corrupt"),
+    Case("resume-checkpoint-from-newer-version", ["train", "--resume", "{w}/newckpt"],
+         "trainer_state.json: written by seqattn 9.0 in checkpoint format 2",
+         _run_copy("newckpt", _newer_checkpoints), resumes="newckpt"),
+]
+if torch.cuda.is_available():
+    CASES.append(Case("cli-cuda-without-gpu", [], ""))  # (not an error on this machine: skipped below)
+else:
+    CASES.append(Case("cli-cuda-without-gpu", ["translate", "{w}/run", "--device", "cuda"],
+                      "--device cuda: no CUDA device is available"))
+
+
+@pytest.fixture(scope="module")
+def world(trained_run, tmp_path_factory) -> Path:
+    """A folder with a good config and corpora, and a copy of a trained run."""
+    w = tmp_path_factory.mktemp("world")
+    tree = tiny_tree(w / "data")
+    tree["train"]["heatmaps"] = 0
+    (w / "good.yaml").write_text(yaml.safe_dump(tree), encoding="utf-8")
+    shutil.copytree(trained_run, w / "run")
+    return w
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every path under `root` with a hash of its bytes."""
+    paths = sorted(root.rglob("*"))
+    return {p.relative_to(root).as_posix(): "folder" if p.is_dir() else _sha(p) for p in paths}
+
+
+def _run(argv: list[str], capsys, monkeypatch, stdin: bytes | None) -> tuple[int, str, str]:
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"))
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_gets_one_clear_line(case, world, capsys, monkeypatch):
+    if not case.argv:
+        pytest.skip("a CUDA device is present")
+    monkeypatch.chdir(world)
+    if case.setup is not None:
+        case.setup(world)
+    argv = [a.replace("{w}", str(world)) for a in case.argv]
+    log = world / case.resumes / "train.log" if case.resumes else None
+    old_log = log.read_text() if log else ""
+    before = snapshot(world)
+    code, _, err = _run(argv, capsys, monkeypatch, case.stdin)
+    assert code != 0
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    errors = [line for line in lines if line.startswith("seqattn: error:")]
+    assert len(errors) == 1 and errors[0] == lines[-1], err
+    assert case.expect in errors[0], errors[0]
+    after = snapshot(world)
+    if log:  # a failed resume may add its own lines to the run's log, and nothing else
+        key = log.relative_to(world).as_posix()
+        before.pop(key), after.pop(key)
+        assert log.read_text().startswith(old_log)
+    assert after == before
+    assert not (world / "PWNED").exists()
+    # --debug shows where it came from
+    code, _, err = _run(["--debug", *argv], capsys, monkeypatch, case.stdin)
+    assert code != 0 and "Traceback (most recent call last)" in err and case.expect in err
+
+
+SERVER_CASES = [  # id, request body, status, part of the one-line "detail"
+    ("server-invalid-json", b'{"texts": [', 422, "the request body is not valid JSON"),
+    ("server-body-not-an-object", b'["Hallo"]', 422, "the request body must be a JSON object"),
+    ("server-empty-texts", {"texts": []}, 422, "texts is empty"),
+    ("server-texts-not-strings", {"texts": [1]}, 422, "texts[0]: Input should be a valid string"),
+    ("server-unknown-field", {"texts": ["a"], "beams": 2}, 422, "beams: unknown field"),
+    ("server-beam-out-of-range", {"texts": ["a"], "beam": 0}, 422,
+     "beam: Input should be greater than or equal to 1"),
+    ("server-n-best-over-beam", {"texts": ["a"], "beam": 2, "n_best": 3}, 422, "n_best"),
+    ("server-unknown-model", {"texts": ["a"], "model": "nope"}, 404, "unknown model 'nope'"),
+    ("server-text-too-long", {"texts": ["a" * 1001]}, 422, "texts[0] is 1001 characters long (at most 1000"),
+    ("server-too-many-texts", {"texts": ["a"] * 65}, 422, "too many texts: 65 (at most 64"),
+    ("server-lone-surrogate", b'{"texts": ["\\ud800"]}', 422, "texts[0] is not valid Unicode"),
+]
+
+
+@pytest.fixture(scope="module")
+def api(trained_run):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from seqattn.serve.app import create_app
+    from seqattn.translator import Translator
+
+    with TestClient(create_app({"tiny": Translator.load(trained_run, device="cpu")})) as client:
+        yield client
+
+
+@pytest.mark.parametrize("case", SERVER_CASES, ids=[c[0] for c in SERVER_CASES])
+def test_bad_request_gets_one_clear_line(case, api):
+    _, body, status, expect = case
+    if isinstance(body, bytes):
+        response = api.post("/v1/translate", content=body, headers={"Content-Type": "application/json"})
+    else:
+        response = api.post("/v1/translate", json=body)
+    assert response.status_code == status, response.text
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and "\n" not in detail and "Traceback" not in response.text
+    assert expect in detail, detail
+
+
+ACCEPTED = [  # id, stdin, number of output lines, part of stderr ("" = nothing)
+    ("input-empty-line", "alpha\n\nbeta\n", 3, ""),
+    ("input-100000-characters", "a" * 100_000 + "\n", 1, "line 1 is longer than 1000 subwords"),
+    ("input-control-characters", "alpha\x07beta \x1b[31mgamma\x0b\x7f\n", 1, ""),
+    ("input-emoji", "alpha 😀 beta 🎉👍🏽\n", 1, ""),
+    ("input-only-unknown-characters", "ÆØÅ ЖЩ 漢字 ☃\n", 1, ""),
+    ("input-crlf-line-ends", "alpha\r\nbeta\r\n", 2, ""),
+    ("input-leading-bom", "\ufeffalpha\nbeta\n", 2, ""),
+]
+
+
+@pytest.mark.parametrize("case", ACCEPTED, ids=[c[0] for c in ACCEPTED])
+def test_odd_but_valid_input_is_translated(case, world, capsys, monkeypatch):
+    _, text, n_lines, note = case
+    monkeypatch.chdir(world)
+    before = snapshot(world)
+    argv = ["translate", str(world / "run"), "--beam", "1"]
+    if len(text) > 10_000:  # a real process: a long decode here runs at the mercy of earlier tests' state
+        proc = subprocess.run([sys.executable, "-m", "seqattn", *argv], input=text.encode("utf-8"),
+                              capture_output=True, timeout=300)
+        code, out, err = proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+    else:
+        code, out, err = _run(argv, capsys, monkeypatch, text.encode("utf-8"))
+    assert code == 0 and "Traceback" not in err
+    assert len(out.split("\n")) - 1 == n_lines, out
+    assert (note in err) if note else err == "", err
+    assert snapshot(world) == before
+
+
+def test_catalogue_and_docs_list_the_same_rows():
+    doc = DOC.read_text(encoding="utf-8")
+    documented = re.findall(r"^\| `([a-z0-9-]+)` \|", doc, flags=re.MULTILINE)
+    ours = [c.id for c in CASES] + [c[0] for c in SERVER_CASES] + [c[0] for c in ACCEPTED]
+    assert sorted(documented) == sorted(ours)
+    assert len(ours) == len(set(ours))
