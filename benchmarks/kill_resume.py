@@ -109,7 +109,7 @@ def install_hook(phase: str, at: int) -> None:
         def translate_then_maybe_die(self, *args, **kwargs):
             out = translate(self, *args, **kwargs)
             if hit():
-                _die(f"translate call {at} (a validation or its heatmaps)")
+                _die(f"translate call {at} (in a validation or its heatmaps)")
             return out
 
         Translator.translate = translate_then_maybe_die
@@ -119,7 +119,7 @@ def install_hook(phase: str, at: int) -> None:
         def cut_and_die(src, dst, *args, **kwargs):
             if "checkpoints" in Path(dst).parts and hit():
                 os.truncate(src, os.path.getsize(src) // 2)
-                _die(f"checkpoint file {at}: {Path(dst).parent.name}/{Path(dst).name} half written")
+                _die(f"checkpoint file {at}: {Path(dst).parent.name}/{Path(dst).name}, cut in half")
             return replace(src, dst, *args, **kwargs)
 
         os.replace = cut_and_die
@@ -246,12 +246,12 @@ def run_trial(cfg: Path, run_dir: Path, phase: str, at: int | None = None, delay
 
 
 def _table(rows: list[dict]) -> str:
-    head = (f"{'#':>2}  {'moment':<11} {'where the kill landed':<62} {'resumed from':<14} "
+    head = (f"{'#':>2}  {'moment':<11} {'where the kill landed':<64} {'resumed from':<14} "
             f"{'match':<5} {'s':>5}")
     lines = [head, "-" * len(head)]
     for i, r in enumerate(rows, start=1):
         where = r["point"] if r["killed"] else f"{r['point']} (finished before the kill)"
-        lines.append(f"{i:>2}  {r['phase']:<11} {where[:62]:<62} {r['resumed_from']:<14} "
+        lines.append(f"{i:>2}  {r['phase']:<11} {where[:64]:<64} {r['resumed_from']:<14} "
                      f"{'yes' if r['match'] else 'NO':<5} {r['seconds']:>5.1f}")
     return "\n".join(lines)
 
