@@ -67,6 +67,8 @@ class DataConfig(_Strict):
     tgt_lang: str = "tgt"
     subword: SubwordConfig = SubwordConfig()
     max_len: int = Field(100, ge=1, description="training pairs longer than this (subwords) are skipped")
+    prepared: str | None = Field(None, description="folder of prepared (memory-mapped) training data")
+    stream_above_mb: float | None = Field(256, gt=0, description="stream training files larger than this")
 
 
 class EncoderConfig(_Strict):
@@ -161,6 +163,7 @@ class TrainConfig(_Strict):
     num_threads: int | None = Field(None, ge=1)
     samples: list[str] = Field(default_factory=list, description="sentences translated at the end")
     heatmaps: int = Field(3, ge=0, description="dev sentences drawn at each validation")
+    dist_timeout_minutes: float = Field(30, gt=0, description="how long a process waits for the others")
 
     @model_validator(mode="after")
     def _schedule_has_an_end(self) -> TrainConfig:

@@ -6,13 +6,15 @@ output to predict (y + EOS). Padding uses PAD_ID everywhere, and lengths give th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from seqattn.data.subword import EOS_ID, PAD_ID, SOS_ID
+
+GROUP_PAIRS = 1 << 18  # pairs sorted at once when planning an epoch (bounds temporary memory)
 
 
 @dataclass
@@ -35,67 +37,104 @@ class Batch:
 
 
 def _pad(seqs: Sequence[Sequence[int]], prefix: list[int], suffix: list[int]) -> torch.Tensor:
-    width = max(len(s) for s in seqs) + len(prefix) + len(suffix)
-    out = torch.full((len(seqs), width), PAD_ID, dtype=torch.long)
+    """Rows of prefix + seq + suffix, PAD-padded. Rows may be lists or NumPy arrays."""
+    start = len(prefix)
+    out = np.full((len(seqs), max(len(s) for s in seqs) + start + len(suffix)), PAD_ID, dtype=np.int64)
+    out[:, :start] = prefix
     for row, seq in enumerate(seqs):
-        full = [*prefix, *seq, *suffix]
-        out[row, : len(full)] = torch.as_tensor(full, dtype=torch.long)
-    return out
+        end = start + len(seq)
+        out[row, start:end] = seq
+        out[row, end : end + len(suffix)] = suffix
+    return torch.from_numpy(out)
 
 
 def make_batch(src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]] | None,
                indices: Sequence[int]) -> Batch:
-    """Pad one batch. `src`/`tgt` are subword ids without specials."""
+    """Pad one batch. `src`/`tgt` are subword ids without specials (lists or NumPy arrays)."""
     src_t = _pad(src, [], [EOS_ID])
     lengths = torch.as_tensor([len(s) + 1 for s in src], dtype=torch.long)
     tgt_in = _pad(tgt, [SOS_ID], []) if tgt is not None else None
     tgt_out = _pad(tgt, [], [EOS_ID]) if tgt is not None else None
-    return Batch(src_t, lengths, tgt_in, tgt_out, list(indices))
+    return Batch(src_t, lengths, tgt_in, tgt_out, [int(i) for i in indices])
+
+
+class EpochBatches(Sequence):
+    """One epoch's batches (lists of pair indices) in training order, held compactly.
+
+    `order` lists pair indices batch after batch, batch b is `order[bounds[b]:bounds[b + 1]]`,
+    and `sequence` is the order in which batches are trained: a few bytes per pair, so an
+    epoch over millions of pairs needs no Python list per pair.
+    """
+
+    def __init__(self, order: np.ndarray, bounds: np.ndarray, sequence: np.ndarray):
+        self.order, self.bounds, self.sequence = order, bounds, sequence
+
+    def __len__(self) -> int:
+        return len(self.sequence)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        b = int(self.sequence[k])
+        return self.order[self.bounds[b] : self.bounds[b + 1]].tolist()
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return (self[i] for i in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == list(b) for a, b in zip(self, other))
 
 
 class BucketBatcher:
     """Groups pairs of similar length into batches under a sentence or token budget.
 
-    The order of epoch `e` depends only on (seed, e), so a resumed run can replay it.
+    An epoch shuffles all pairs, sorts each pool of `pool_batches` batches' worth by length,
+    cuts the pools into batches and shuffles the batches. The order of epoch `e` depends only
+    on (seed, e), so a resumed run can replay it. Lengths are subwords without specials, in
+    any integer array (memory-mapped ones included).
     """
 
-    def __init__(self, src_lens: Sequence[int], tgt_lens: Sequence[int], batch_size: int,
-                 batch_tokens: int | None, seed: int, pool_batches: int = 50):
-        self.src_lens = np.asarray(src_lens, dtype=np.int64) + 1
-        self.tgt_lens = np.asarray(tgt_lens, dtype=np.int64) + 1
+    def __init__(self, src_lens: Sequence[int] | np.ndarray, tgt_lens: Sequence[int] | np.ndarray,
+                 batch_size: int, batch_tokens: int | None, seed: int, pool_batches: int = 50):
+        self.src_lens, self.tgt_lens = np.asarray(src_lens), np.asarray(tgt_lens)
         self.batch_size, self.batch_tokens = batch_size, batch_tokens
         self.seed, self.pool_batches = seed, pool_batches
 
-    def _cut(self, order: np.ndarray) -> list[list[int]]:
-        batches: list[list[int]] = []
-        current: list[int] = []
-        longest = 0
-        for i in order.tolist():
-            width = max(longest, int(self.src_lens[i]), int(self.tgt_lens[i]))
-            full = (
-                width * (len(current) + 1) > self.batch_tokens
-                if self.batch_tokens
-                else len(current) >= self.batch_size
-            )
-            if current and full:
-                batches.append(current)
-                current, width = [], max(int(self.src_lens[i]), int(self.tgt_lens[i]))
-            current.append(i)
+    def _cut(self, widths: np.ndarray) -> np.ndarray:
+        """Batch starts within one sorted pool; `widths` is max(src, tgt) length + 1 per pair."""
+        if not self.batch_tokens:
+            return np.arange(0, len(widths), self.batch_size)
+        starts, count, longest = [0], 0, 0
+        for j, w in enumerate(widths.tolist()):
+            width = max(longest, w)
+            if count and width * (count + 1) > self.batch_tokens:
+                starts.append(j)
+                count, width = 0, w
+            count += 1
             longest = width
-        if current:
-            batches.append(current)
-        return batches
+        return np.asarray(starts)
 
-    def epoch(self, epoch: int) -> list[list[int]]:
+    def epoch(self, epoch: int) -> EpochBatches:
         """The batches (lists of pair indices) of one epoch, in training order."""
         rng = np.random.default_rng([self.seed, epoch])
-        perm = rng.permutation(len(self.src_lens))
+        n = len(self.src_lens)
+        order = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
+        rng.shuffle(order)
         pool = self.pool_batches * (self.batch_size if not self.batch_tokens
                                     else max(1, self.batch_tokens // 20))
-        batches: list[list[int]] = []
-        for start in range(0, len(perm), pool):
-            chunk = perm[start : start + pool]
-            keys = np.lexsort((self.tgt_lens[chunk], self.src_lens[chunk]))
-            batches.extend(self._cut(chunk[keys]))
-        rng.shuffle(batches)
-        return batches
+        group = pool * max(1, GROUP_PAIRS // pool)
+        starts = []
+        for g in range(0, n, group):
+            chunk = order[g : g + group]
+            src, tgt = self.src_lens[chunk], self.tgt_lens[chunk]
+            keys = np.lexsort((tgt, src, np.arange(len(chunk)) // pool))  # by pool, then length
+            chunk[:] = chunk[keys]
+            widths = np.maximum(src[keys], tgt[keys]).astype(np.int64) + 1
+            for p in range(0, len(chunk), pool):
+                starts.append(g + p + self._cut(widths[p : p + pool]))
+        bounds = np.concatenate([*starts, [n]]).astype(np.int64)
+        sequence = np.arange(len(bounds) - 1)
+        rng.shuffle(sequence)
+        return EpochBatches(order, bounds, sequence)

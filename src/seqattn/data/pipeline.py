@@ -1,13 +1,22 @@
-"""From a DataConfig to encoded train/dev/test splits and the subword model."""
+"""From a DataConfig to encoded train/dev/test splits and the subword model.
+
+Two ways in: small corpora are read and encoded in memory (`load_splits` + `prepare_data`);
+large ones are prepared once into memory-mapped shards and streamed (`stream_folder` +
+`load_prepared`). Both give a `PreparedData` whose train split answers `lengths` and `pairs`.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqattn.config import DataConfig
-from seqattn.data.corpus import ParallelText, read_corpus, split_corpus
+import numpy as np
+
+from seqattn.config import Config, CorpusSpec, DataConfig
+from seqattn.data.corpus import ParallelText, read_corpus, resolve_path, split_corpus
+from seqattn.data.shards import ShardedSplit
 from seqattn.data.subword import Subwords
 from seqattn.errors import SeqattnError
 
@@ -24,6 +33,19 @@ class EncodedSplit:
 
     def __len__(self) -> int:
         return len(self.src_ids)
+
+    def lengths(self) -> tuple[np.ndarray, np.ndarray]:
+        """Source and target lengths in subwords (without specials), one per pair."""
+        return (np.asarray([len(s) for s in self.src_ids], dtype=np.int64),
+                np.asarray([len(t) for t in self.tgt_ids], dtype=np.int64))
+
+    def pairs(self, indices: Sequence[int]) -> tuple[list[list[int]], list[list[int]]]:
+        """Source and target subword ids of the pairs at `indices`."""
+        return [self.src_ids[i] for i in indices], [self.tgt_ids[i] for i in indices]
+
+    def target_tokens(self, indices: Sequence[int]) -> int:
+        """Target tokens to predict in these pairs (EOS included)."""
+        return sum(len(self.tgt_ids[i]) + 1 for i in indices)
 
 
 def load_splits(cfg: DataConfig) -> tuple[ParallelText, ParallelText, ParallelText | None]:
@@ -57,7 +79,7 @@ def encode_split(text: ParallelText, subwords: Subwords, max_len: int | None,
 @dataclass
 class PreparedData:
     subwords: Subwords
-    train: EncodedSplit
+    train: EncodedSplit | ShardedSplit
     dev: EncodedSplit
     test: EncodedSplit | None
 
@@ -83,3 +105,68 @@ def prepare_data(cfg: DataConfig, splits: tuple[ParallelText, ParallelText, Para
              len(enc_dev), len(enc_test) if enc_test else 0, subwords.src_vocab_size,
              subwords.tgt_vocab_size)
     return PreparedData(subwords, enc_train, enc_dev, enc_test)
+
+
+def _corpus_bytes(spec: CorpusSpec) -> int:
+    files = [spec.tsv] if spec.tsv is not None else [spec.src, spec.tgt]
+    paths = [resolve_path(f) for f in files]
+    return sum(p.stat().st_size for p in paths if p.is_file())
+
+
+def stream_folder(cfg: DataConfig, run_dir: Path) -> Path | None:
+    """Where prepared data is streamed from, or None to train from memory: `data.prepared`
+    when set, else RUN_DIR/prepared when the training files exceed `data.stream_above_mb`."""
+    if cfg.prepared is not None:
+        return Path(cfg.prepared).expanduser()
+    if cfg.stream_above_mb is not None and _corpus_bytes(cfg.train) > cfg.stream_above_mb * 1e6:
+        return run_dir / "prepared"
+    return None
+
+
+def _text_split(folder: Path, name: str) -> ParallelText | None:
+    files = CorpusSpec(src=str(folder / f"{name}.src"), tgt=str(folder / f"{name}.tgt"))
+    return read_corpus(files) if Path(files.src).is_file() else None
+
+
+def load_prepared(cfg: Config, folder: Path, run_dir: Path, reuse: bool, build: bool = True,
+                  workers: int | None = None) -> PreparedData:
+    """Open prepared data for streaming; `build` prepares (or re-checks) it first.
+
+    The subword model is copied into the run directory; with `reuse` (resuming) the run's
+    own copy must match the prepared one. Dev and test come from `data.dev`/`data.test`, or
+    from the pairs that `prepare` carved out of the training corpus.
+    """
+    from seqattn.data.prepare import prepare_corpus
+    from seqattn.data.shards import read_manifest
+
+    manifest = prepare_corpus(cfg, folder, workers).manifest if build else read_manifest(folder)
+    if manifest is None:
+        raise SeqattnError(f"{folder}: no prepared data here; run `seqattn prepare`")
+    subwords = Subwords.load(folder)
+    if reuse:
+        if Subwords.load(run_dir)._blobs != subwords._blobs:
+            raise SeqattnError(f"{folder}: prepared with another subword model than the run in "
+                               f"{run_dir}; point data.prepared at the data this run was trained on")
+    else:
+        subwords.save(run_dir)
+    d = cfg.data
+    dev = read_corpus(d.dev) if d.dev is not None else _text_split(folder, "dev")
+    test = read_corpus(d.test) if d.test is not None else (None if d.dev else _text_split(folder, "test"))
+    if dev is None:
+        raise SeqattnError(f"{folder}: no dev pairs; give data.dev")
+    train = ShardedSplit(folder, manifest)
+    enc_dev = encode_split(dev, subwords, None, "dev")
+    enc_test = encode_split(test, subwords, None, "test") if test is not None else None
+    log.info("data: %s train pairs streamed from %s (%d shards), %d dev, %s test pairs; vocab src %d / "
+             "tgt %d", f"{len(train):,}", folder, len(train.names), len(enc_dev),
+             len(enc_test) if enc_test else 0, subwords.src_vocab_size, subwords.tgt_vocab_size)
+    return PreparedData(subwords, train, enc_dev, enc_test)
+
+
+def load_data(cfg: Config, splits: tuple[ParallelText, ParallelText, ParallelText | None] | None,
+              stream: Path | None, run_dir: Path, reuse: bool, build: bool = True) -> PreparedData:
+    """The training data either way: in memory from `splits` (`stream` None), or streamed
+    from the prepared folder `stream` (see `load_prepared`)."""
+    if stream is None:
+        return prepare_data(cfg.data, splits, run_dir, cfg.train.seed, reuse)
+    return load_prepared(cfg, stream, run_dir, reuse, build)

@@ -2,7 +2,8 @@
 
 One `Trainer` owns a run directory. Everything needed to continue lives in its newest
 checkpoint: weights, optimizer, schedule, RNG, and the data position (epoch and batch),
-so `--resume` replays the same batches in the same order.
+so `--resume` replays the same batches in the same order. Under torchrun the same loop runs
+in every process, data-parallel (see `seqattn.train.distributed`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tqdm import tqdm
 from seqattn.atomic import atomic_write_bytes, atomic_write_text, check_writable, remove_stale_temps
 from seqattn.config import Config, dump_config
 from seqattn.data.batching import BucketBatcher, make_batch
-from seqattn.data.pipeline import EncodedSplit, PreparedData, load_splits, prepare_data
+from seqattn.data.pipeline import EncodedSplit, PreparedData, load_data, load_splits, stream_folder
 from seqattn.data.subword import JOINT_FILE, PAD_ID, SRC_FILE, TGT_FILE
 from seqattn.errors import SeqattnError
 from seqattn.evaluate import Scores, perplexity, text_scores
@@ -31,6 +32,7 @@ from seqattn.model.loss import sequence_cross_entropy
 from seqattn.model.seq2seq import Seq2Seq
 from seqattn.runtime import autocast, resolve_device, resolve_precision, set_threads, tune_allocator
 from seqattn.train.checkpoint import restore_latest, save_checkpoint
+from seqattn.train.distributed import STOP_LIMIT, STOP_SIGNAL, Distributed, NullMetrics
 from seqattn.train.metrics import MetricsLog
 from seqattn.train.schedule import Schedule
 from seqattn.translator import Translation, Translator
@@ -46,7 +48,7 @@ class Progress:
 
     step: int = 0
     epoch: int = 0
-    batch_in_epoch: int = 0  # batches of `epoch` already trained on
+    batch_in_epoch: int = 0  # batches of `epoch` already trained on (by all processes together)
     elapsed_s: float = 0.0  # training time over all sessions of this run
     best_score: float | None = None
     best_step: int | None = None
@@ -89,6 +91,8 @@ class Trainer:
         self.device = resolve_device(device or cfg.train.device)
         self.precision = resolve_precision(cfg.train.precision, self.device)  # 'auto' resolved
         self._signal: str | None = None
+        self.dist = Distributed.from_env()
+        self.stream: Path | None = None  # prepared data to stream from, or None: in memory
 
     # ------------------------------------------------------------------ setup
     def _build(self, splits) -> None:
@@ -96,10 +100,10 @@ class Trainer:
         set_threads(t.num_threads)
         tune_allocator()
         torch.manual_seed(t.seed)
-        self.data: PreparedData = prepare_data(cfg.data, splits, self.run_dir, t.seed,
-                                               self.resume and self._has_subwords())
+        self.data: PreparedData = self._load_data(splits)
         sub = self.data.subwords
         self.model = Seq2Seq(cfg.model, sub.src_vocab_size, sub.tgt_vocab_size, PAD_ID).to(self.device)
+        self.dist.seed(t.seed)  # same initial weights everywhere, own dropout stream per rank
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr, betas=t.betas,
                                           weight_decay=t.weight_decay, fused=True)  # one kernel
         self.schedule = Schedule(t.schedule, t.lr, t.max_steps)
@@ -111,17 +115,26 @@ class Trainer:
             ckpt, state = restored
             self.schedule.load_state_dict(state["schedule"])
             self.progress = Progress(**state["progress"])
+            self.dist.restore_rng(state.get("rank_rng"), t.seed, self.progress.step)
             log.info("resumed from %s (step %d, epoch %d)", ckpt.name, self.progress.step,
                      self.progress.epoch)
         elif self.resume:
             log.warning("warning: %s has no checkpoint yet; starting from step 0", self.run_dir)
-        tr = self.data.train
-        self.batcher = BucketBatcher([len(s) for s in tr.src_ids], [len(s) for s in tr.tgt_ids],
-                                     t.batch_size, t.batch_tokens, t.seed)
+        self.net = self.dist.wrap(self.model)  # what training steps call
+        self.batcher = BucketBatcher(*self.data.train.lengths(), t.batch_size, t.batch_tokens, t.seed)
         self.translator = Translator(self.model, sub, cfg, self.device, self.precision)
-        self.metrics = MetricsLog(self.run_dir, self.progress.step if self.resume else None)
+        self.metrics = (MetricsLog(self.run_dir, self.progress.step if self.resume else None)
+                        if self.dist.is_main else NullMetrics())
         log.info("model: %s parameters; device %s; precision %s",
                  f"{self.model.num_parameters():,}", self.device, self.precision)
+
+    def _load_data(self, splits) -> PreparedData:
+        """Subwords and encoded splits. Rank 0 trains SentencePiece (or prepares the shards)
+        while the others wait, then they load what it saved."""
+        args, main = (self.cfg, splits, self.stream, self.run_dir), self.dist.is_main
+        data = load_data(*args, reuse=self.resume and self._has_subwords()) if main else None
+        self.dist.barrier("waiting for rank 0 to prepare the data")
+        return data if main else load_data(*args, reuse=True, build=False)
 
     def _has_subwords(self) -> bool:
         """Whether the run directory holds its complete SentencePiece model(s)."""
@@ -129,25 +142,26 @@ class Trainer:
         return (d / JOINT_FILE).is_file() or ((d / SRC_FILE).is_file() and (d / TGT_FILE).is_file())
 
     # ------------------------------------------------------------------ steps
-    def _train_step(self, batch_ids: list[int]) -> tuple[float, int]:
-        t, tr = self.cfg.train, self.data.train
-        batch = make_batch([tr.src_ids[i] for i in batch_ids], [tr.tgt_ids[i] for i in batch_ids],
-                           batch_ids).to(self.device)
+    def _train_step(self, batch_ids: list[int], n_total: int, weight: float = 1.0) -> tuple[float, int]:
+        """One update. The loss is divided by `n_total`, the step's target tokens over all
+        ranks, so data-parallel steps equal one step on the combined batch; `weight` 0 makes
+        a rank with no batch left in the epoch take part without contributing."""
+        t = self.cfg.train
+        batch = make_batch(*self.data.train.pairs(batch_ids), batch_ids).to(self.device)
         self.model.train()
         with autocast(self.device, self.precision):
-            attentional, _ = self.model(batch.src, batch.src_lengths, batch.tgt_in,
-                                        t.scheduled_sampling)
+            attentional, _ = self.net(batch.src, batch.src_lengths, batch.tgt_in, t.scheduled_sampling)
             loss_sum, nll, n = sequence_cross_entropy(attentional, batch.tgt_out,
                                                       self.model.decoder.output,
                                                       t.label_smoothing, PAD_ID,
                                                       row_multiple=64 if self.precision == "bf16" else 1)
-        loss = loss_sum / n
+        loss = loss_sum / n_total * (weight * self.dist.world_size)  # DDP averages over ranks
         self.optimizer.zero_grad(set_to_none=True)
-        if not torch.isfinite(loss):
+        if not torch.isfinite(loss) and not self.dist.enabled:  # (all ranks must run backward)
             return math.nan, n
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm, foreach=True)
-        if not torch.isfinite(norm):  # overflow in the backward pass: skip this update too
+        if not torch.isfinite(norm):  # overflow in the backward pass (on any rank): skip the update
             self.optimizer.zero_grad(set_to_none=True)
             return math.nan, n
         self.optimizer.step()
@@ -191,6 +205,11 @@ class Trainer:
         patience = t.early_stopping_patience
         return patience is not None and p.bad_validations >= patience
 
+    def _validation(self) -> bool:
+        """Validate on rank 0; every rank takes its verdict, progress and schedule."""
+        return self.dist.follow_main(self._validate() if self.dist.is_main else False, self.progress,
+                                     self.schedule)
+
     def _draw_heatmaps(self) -> None:
         """Attention maps of a few fixed dev sentences, to watch alignment emerge."""
         n = self.cfg.train.heatmaps
@@ -207,8 +226,13 @@ class Trainer:
         self.model.train()
 
     def _checkpoint(self) -> None:
+        rank_rng = self.dist.gather_rng()  # every rank takes part; rank 0 writes
+        if not self.dist.is_main:
+            return
         state = {"step": self.progress.step, "progress": asdict(self.progress),
                  "schedule": self.schedule.state_dict()}
+        if self.dist.enabled:
+            state.update(world_size=self.dist.world_size, rank_rng=rank_rng)
         save_checkpoint(self.run_dir / "checkpoints", self.model, self.optimizer, state,
                         self.cfg.train.keep_checkpoints)
 
@@ -238,25 +262,43 @@ class Trainer:
         seconds = max(0, int(min(left)))
         return f"{seconds // 60}:{seconds % 60:02d}"
 
+    def _agree(self, tokens: int) -> tuple[int, str | None]:
+        """The next step's target tokens over all ranks, and why to stop before it (every rank
+        stops at the same step: limits in time and signals may reach them at different ones)."""
+        reason = self._should_stop()
+        wish = 0 if reason is None else STOP_SIGNAL if self._signal else STOP_LIMIT
+        total, wish = self.dist.agree(tokens, wish)
+        if wish == STOP_SIGNAL and not self._signal:
+            self._signal = "a signal to another process"
+        if wish and reason is None:
+            reason = (f"interrupted by {self._signal}" if wish == STOP_SIGNAL
+                      else f"reached train.max_minutes={self.cfg.train.max_minutes}")
+        return total, reason
+
     def _on_signal(self, signum: int, _frame) -> None:
         self._signal = signal.Signals(signum).name
 
     def _loop(self) -> str:
         t, p = self.cfg.train, self.progress
         bar = tqdm(total=t.max_steps, initial=p.step, unit="step", dynamic_ncols=True,
-                   disable=None, file=sys.stderr)
-        window_tokens, window_start = 0, time.perf_counter()
-        reason = self._should_stop()
+                   disable=None if self.dist.is_main else True, file=sys.stderr)
+        window_tokens, window_start, reason = 0, time.perf_counter(), None
         while reason is None:
             batches = self.batcher.epoch(p.epoch)
-            while p.batch_in_epoch < len(batches) and reason is None:
+            while p.batch_in_epoch < len(batches):
+                mine, used = self.dist.share(batches, p.batch_in_epoch)
+                n_total, reason = self._agree(self.data.train.target_tokens(mine or []))
+                if reason:
+                    break
                 self.schedule.apply(self.optimizer, p.step + 1)
                 started = time.perf_counter()
-                loss, n = self._train_step(batches[p.batch_in_epoch])
-                p.batch_in_epoch += 1
+                with self.dist.guard(f"training step {p.step + 1}"):
+                    loss, _ = self._train_step(mine or batches[p.batch_in_epoch], n_total,
+                                               1.0 if mine else 0.0)
+                p.batch_in_epoch += used
                 p.step += 1
                 p.elapsed_s += time.perf_counter() - started
-                window_tokens += n
+                window_tokens += n_total
                 if math.isnan(loss):
                     p.nonfinite += 1
                     log.warning("step %d: non-finite loss, step skipped", p.step)
@@ -281,45 +323,51 @@ class Trainer:
                                      lr=lr, tokens_per_s=tps, elapsed_s=p.elapsed_s)
                     window_tokens, window_start = 0, time.perf_counter()
                 if p.step % t.val_every == 0:
-                    if self._validate():
+                    if self._validation():
                         reason = f"early stopping ({t.early_stopping_patience} validations without gain)"
                     self._checkpoint()
                     window_start = time.perf_counter()
-                reason = reason or self._should_stop()
+                    if reason:
+                        break
             if p.batch_in_epoch >= len(batches):
                 p.epoch, p.batch_in_epoch = p.epoch + 1, 0
-                reason = reason or self._should_stop()
         bar.close()
         return reason
 
     def run(self) -> TrainResult:
-        splits = load_splits(self.cfg.data)  # bad input fails here, before anything is written
-        fresh = not self.run_dir.exists()  # a new run that fails during setup leaves nothing behind
+        self.stream = stream_folder(self.cfg.data, self.run_dir)
+        # bad input fails here, before anything is written (prepared data is checked by prepare)
+        splits = None if self.stream else load_splits(self.cfg.data)
+        main = self.dist.is_main  # only rank 0 writes into the run directory
+        fresh = main and not self.run_dir.exists()  # a new run that fails during setup leaves nothing
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SeqattnError(f"{self.run_dir}: cannot create run directory ({exc.strerror})") from None
-        check_writable(self.run_dir)
-        for folder in (self.run_dir, self.run_dir / "checkpoints"):
-            remove_stale_temps(folder)  # left by a killed process
-        handlers = _setup_logging(self.run_dir)
+        if main:
+            check_writable(self.run_dir)
+            for folder in (self.run_dir, self.run_dir / "checkpoints"):
+                remove_stale_temps(folder)  # left by a killed process
+        handlers = _setup_logging(self.run_dir) if main else []
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         set_up = False
         try:
-            if not self.resume:  # first, so that a run killed during setup can be resumed
+            self.device = self.dist.start(self.device, self.cfg.train.dist_timeout_minutes)
+            if main and not self.resume:  # first, so that a run killed during setup can be resumed
                 atomic_write_text(self.run_dir / "config.yaml", dump_config(self.cfg))
             self._build(splits)
             set_up = True
-            if self.resume:  # (a resume that fails leaves the run's config as it was)
+            if main and self.resume:  # (a resume that fails leaves the run's config as it was)
                 atomic_write_text(self.run_dir / "config.yaml", dump_config(self.cfg))
             reason = self._loop()
             log.info("stopping: %s", reason)
             if self.progress.last_validation != self.progress.step and not self._signal:
-                self._validate()  # (not when interrupted: the resumed run validates on schedule)
+                self._validation()  # (not when interrupted: the resumed run validates on schedule)
             self._checkpoint()
             result = TrainResult(self.run_dir, reason, self.progress)
             if self._signal:
                 log.info("checkpoint saved; continue with: seqattn train --resume %s", self.run_dir)
+            if self._signal or not main:
                 return result
             return self._finish(result)
         finally:
@@ -332,6 +380,7 @@ class Trainer:
                 h.close()
             if fresh and not set_up:
                 shutil.rmtree(self.run_dir, ignore_errors=True)
+            self.dist.stop()
 
     def _finish(self, result: TrainResult) -> TrainResult:
         """Reload the best weights, score the test set, translate the samples."""
