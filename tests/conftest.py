@@ -15,7 +15,7 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 WORDS = "alpha beta gamma delta omega sigma kappa theta zeta lambda".split()
 UPPER = {w: w.upper() for w in WORDS}
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny models: a second thread only adds sync overhead (10-50x under load)
 
 
 def synthetic_pairs(n: int, seed: int = 0, min_len: int = 2, max_len: int = 6) -> list[tuple[str, str]]:

@@ -378,6 +378,7 @@ class Trainer:
             for h in handlers:
                 log.removeHandler(h)
                 h.close()
+            log.propagate = True  # hand the logger back as it was
             if fresh and not set_up:
                 shutil.rmtree(self.run_dir, ignore_errors=True)
             self.dist.stop()
