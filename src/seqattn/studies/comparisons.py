@@ -55,8 +55,7 @@ def _arms(study: str, tree: dict, vocab: int) -> list[Arm]:
     return arms
 
 
-def _bleu_by_length(translator, src: list[str], ref: list[str]) -> list[float]:
-    outputs = [t.text for t in translator.translate(src, beam=1)]
+def _bleu_by_length(outputs: list[str], src: list[str], ref: list[str]) -> list[float]:
     per = [([], []) for _ in M30K_BUCKETS]
     for s, r, o in zip(src, ref, outputs):
         b = bucket_of(len(s.split()), M30K_BUCKETS)
@@ -98,7 +97,10 @@ def _synthetic(study: str, out: Path, quick: bool, seeds: int) -> tuple[list[lis
 
 
 def _multi30k(study: str, out: Path, data: str, minutes: float) -> tuple[list[list], list[str]]:
+    """Train every arm for an equal share of `minutes` and score test_2016 by source length."""
     d = Path(data)
+    n_arms = len(ARMS[study]())
+    per_arm = minutes / n_arms
     tree = {
         "name": f"{study}-multi30k",
         "data": {"train": {"src": str(d / "train.de.gz"), "tgt": str(d / "train.en.gz")},
@@ -106,7 +108,7 @@ def _multi30k(study: str, out: Path, data: str, minutes: float) -> tuple[list[li
                  "test": {"src": str(d / "test_2016_flickr.de.gz"),
                           "tgt": str(d / "test_2016_flickr.en.gz")},
                  "subword": {"vocab_size": 8000}, "max_len": 80},
-        "train": {"max_minutes": minutes, "val_every": 1000, "heatmaps": 0},
+        "train": {"max_minutes": per_arm, "val_every": 1000, "heatmaps": 0},
         "decode": {"beam": 1},
     }
     from seqattn.data.corpus import read_lines
@@ -116,8 +118,9 @@ def _multi30k(study: str, out: Path, data: str, minutes: float) -> tuple[list[li
     rows, series = [], {}
     for arm in _arms(study, tree, 8000):
         tr, speed, params = train_arm(tree, arm, 1, out / "multi30k")
-        bleus = _bleu_by_length(tr, src, ref)
-        total = text_scores([t.text for t in tr.translate(src, beam=1)], ref).bleu
+        outputs = [t.text for t in tr.translate(src, beam=1)]
+        bleus = _bleu_by_length(outputs, src, ref)
+        total = text_scores(outputs, ref).bleu
         series[arm.name] = [(b, 0.0) for b in bleus]
         rows += [["multi30k", arm.name, 1, params, f"{lo}-{hi}", b]
                  for (lo, hi), b in zip(M30K_BUCKETS, bleus)]
@@ -125,14 +128,14 @@ def _multi30k(study: str, out: Path, data: str, minutes: float) -> tuple[list[li
                  ["multi30k", arm.name, 1, params, "tokens/s", speed]]
     labels = [f"{lo}-{hi}" if hi < 200 else f"{lo}+" for lo, hi in M30K_BUCKETS]
     plot_lines(out / "multi30k.png", labels, series, "source length (words)", "BLEU (greedy)",
-               f"{study}: Multi30k de-en test_2016_flickr, {minutes:g} min per arm")
+               f"{study}: Multi30k de-en test_2016_flickr, {per_arm:g} min per arm")
     table = [[name] + [f"{m:.1f}" for m, _ in pts] for name, pts in series.items()]
     return rows, ["## Multi30k de→en (BLEU by source length, greedy)", "",
                   markdown_table(["arm", *labels], table), "", "![multi30k](multi30k.png)", ""]
 
 
 def run(study: str, out: Path, quick: bool = False, data: str | None = None, seeds: int | None = None,
-        minutes: float = 12.0) -> dict:
+        minutes: float = 24.0) -> dict:
     """Run one comparison study; returns {arm: mean accuracy per synthetic bucket}."""
     seeds = seeds or (1 if quick else 2)
     rows, sections = _synthetic(study, out, quick, seeds)
@@ -142,7 +145,8 @@ def run(study: str, out: Path, quick: bool = False, data: str | None = None, see
     write_csv(out / "results.csv", ["task", "arm", "seed", "parameters", "bucket", "value"], rows)
     write_summary(out, f"Study: {study}", sections,
                   {"quick": quick, "seeds": seeds, "multi30k": data or "not run",
-                   "minutes_per_multi30k_arm": minutes if data else "-"})
+                   "multi30k_training_minutes":
+                       f"{minutes:g} in all, {minutes / len(ARMS[study]()):g} per arm" if data else "-"})
     accuracy: dict[str, list[float]] = {}
     for task, arm, seed, _, _bucket, value in rows:
         if task == "copy" and seed != "all":
