@@ -68,7 +68,8 @@ def synthetic_tree(folder: Path, task: str, quick: bool) -> dict:
         "train": {"batch_size": 64, "lr": 0.002, "max_steps": 100 if quick else 600,
                   "val_every": 100 if quick else 300, "early_stopping_patience": None,
                   "heatmaps": 0, "log_every": 50, "val_max_sentences": 200,
-                  "schedule": {"type": "constant"}},
+                  "schedule": {"type": "constant"},
+                  "precision": "fp32"},  # small models: bf16 only adds kernel compiles
         "decode": {"beam": 1, "max_len_a": 1.2, "max_len_b": 5},
     }
 
