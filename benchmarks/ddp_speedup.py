@@ -1,6 +1,7 @@
 """Data-parallel speed-up: 2 processes x 1 thread against 1 process x 1 thread, same batches.
 
     python benchmarks/ddp_speedup.py [--steps 300] [--config configs/multi30k_deen.yaml] [--json PATH]
+                                     [key=value ...]   (config overrides for both runs)
 
 Runs `seqattn train` on the reference configuration twice from the repository root: one
 process with one thread for `--steps` steps, then `--nproc 2` (gloo, one thread each) for half
@@ -29,8 +30,8 @@ COMMON = ["data.test=null", "train.val_every=1000000000", "train.val_max_sentenc
           "train.early_stopping_patience=null", "train.num_threads=1"]
 
 
-def train(config: str, run: Path, steps: int, nproc: int) -> dict:
-    cmd = [sys.executable, "-m", "seqattn", "train", config, "--out", str(run), *COMMON,
+def train(config: str, run: Path, steps: int, nproc: int, overrides: list[str]) -> dict:
+    cmd = [sys.executable, "-m", "seqattn", "train", config, "--out", str(run), *COMMON, *overrides,
            f"train.max_steps={steps}", *(["--nproc", str(nproc)] if nproc > 1 else [])]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     started = time.perf_counter()
@@ -49,10 +50,11 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=300, help="steps of the single process (even)")
     ap.add_argument("--config", default="configs/multi30k_deen.yaml")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("overrides", nargs="*", help="config overrides, e.g. train.batch_size=128")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        one = train(args.config, Path(tmp) / "one", args.steps, 1)
-        two = train(args.config, Path(tmp) / "two", args.steps // 2, 2)
+        one = train(args.config, Path(tmp) / "one", args.steps, 1, args.overrides)
+        two = train(args.config, Path(tmp) / "two", args.steps // 2, 2, args.overrides)
     speedup = {"tokens_per_s": two["tokens_per_s"] / one["tokens_per_s"],
                "train_time": one["train_s"] / two["train_s"]}
     for r in (one, two):
@@ -62,7 +64,7 @@ def main() -> None:
     if args.json:
         meta = {"cpus": os.cpu_count(), "python": platform.python_version(),
                 "date": time.strftime("%Y-%m-%d")}
-        payload = {"meta": meta, "one": one, "two": two, "speedup": speedup}
+        payload = {"meta": meta, "overrides": args.overrides, "one": one, "two": two, "speedup": speedup}
         Path(args.json).write_text(json.dumps(payload, indent=1) + "\n")
         print(f"wrote {args.json}")
 
