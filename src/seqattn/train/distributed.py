@@ -14,6 +14,7 @@ import base64
 import contextlib
 import dataclasses
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -78,6 +79,11 @@ class Distributed:
 
     def stop(self) -> None:
         if dist.is_available() and dist.is_initialized():
+            if sys.exc_info()[0] is None:  # a clean finish: leave together, or a rank tearing
+                try:  # down while its peer still talks to it can abort (gloo, seen in CI)
+                    dist.barrier()
+                except Exception:  # noqa: BLE001 - a peer already gone; tear down regardless
+                    pass
             dist.destroy_process_group()
 
     def wrap(self, model: nn.Module) -> nn.Module:
