@@ -4,9 +4,11 @@ import csv
 import math
 
 import pytest
+import torch
 
 from seqattn.cli import main
 from seqattn.studies import run_study
+from seqattn.studies.common import Arm, synthetic_tree, train_arms
 
 
 def outputs_exist(folder, figures):
@@ -49,6 +51,20 @@ def test_gradient_quick_attention_reaches_the_start(tmp_path):
         assert all(math.isfinite(v) and v >= 0 for v in curve)
     # far from the end of the source (first words), attention's gradient is larger
     assert result["attention (general), init"][-1] > result["none, init"][-1]
+
+
+def test_runs_side_by_side_equal_runs_one_after_another(tmp_path):
+    tree = synthetic_tree(tmp_path / "data", "copy", quick=True)
+    tree["train"].update(max_steps=8, val_every=8, log_every=4)
+    jobs = [(Arm("none", ["model.attention.type=none"]), 1), (Arm("general"), 2)]
+    one_by_one = train_arms(tree, jobs, tmp_path / "a", workers=1)
+    side_by_side = train_arms(tree, jobs, tmp_path / "b", workers=2)  # spawned, one thread each
+    for (first, speed_a, params_a), (second, speed_b, params_b) in zip(one_by_one, side_by_side):
+        assert params_a == params_b and speed_a > 0 and speed_b > 0
+        b = second.model.state_dict()
+        for name, tensor in first.model.state_dict().items():
+            assert torch.equal(tensor, b[name]), name
+    assert (tmp_path / "b" / "runs" / "general-seed2" / "train.log").is_file()
 
 
 @pytest.mark.parametrize("argv,msg", [

@@ -5,10 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import multiprocessing
+import os
 import random
 import re
 import statistics
+import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +27,10 @@ from seqattn.translator import Translator
 log = logging.getLogger("seqattn")
 ALPHABET = list("abcdefghijklmnopqrst")  # 20 symbols
 LENGTH_BUCKETS = [(5, 14), (15, 24), (25, 34), (35, 44), (45, 60)]
+# A bidirectional encoder already reads the source backwards (reversing its input only swaps its
+# two directions) and puts both ends of the source next to the context vector, so the reversal
+# and gradient studies use a one-way encoder, as Sutskever et al. did.
+ONE_WAY = ["model.encoder.bidirectional=false"]
 
 
 # ----------------------------------------------------------------------------- synthetic data
@@ -102,16 +110,59 @@ class Arm:
     overrides: list[str] = field(default_factory=list)
 
 
-def train_arm(tree: dict, arm: Arm, seed: int, out: Path) -> tuple[Translator, float, int]:
-    """Train one arm with one seed; return its translator, training tokens/s and parameters."""
+def _run_dir(out: Path, arm: Arm, seed: int) -> Path:
+    return out / "runs" / f"{re.sub(r'[^A-Za-z0-9]+', '_', arm.name).strip('_')}-seed{seed}"
+
+
+def _train_one(tree: dict, arm: Arm, seed: int, out: Path) -> float:
+    """Train one arm with one seed; return its median training tokens/s."""
     cfg = build_config(tree, [*arm.overrides, f"train.seed={seed}"])
-    run_dir = out / "runs" / f"{re.sub(r'[^A-Za-z0-9]+', '_', arm.name).strip('_')}-seed{seed}"
-    log.info("study: training %s (seed %d)", arm.name, seed)
+    run_dir = _run_dir(out, arm, seed)
     train(cfg, run_dir)
     rows = list(csv.DictReader(io.StringIO((run_dir / "metrics.csv").read_text())))
     speeds = [float(r["tokens_per_s"]) for r in rows if r.get("tokens_per_s")]
-    translator = Translator.load(run_dir)
-    return translator, statistics.median(speeds) if speeds else 0.0, translator.model.num_parameters()
+    return statistics.median(speeds) if speeds else 0.0
+
+
+def _worker_start() -> None:
+    torch.set_num_threads(1)
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (the parent reports; train.log keeps all)
+
+
+def train_arms(tree: dict, jobs: Sequence[tuple[Arm, int]], out: Path,
+               workers: int | None = None) -> list[tuple[Translator, float, int]]:
+    """Train each (arm, seed) job; return (translator, training tokens/s, parameters) per job.
+
+    Small synthetic models use two cores poorly, so with `workers` > 1 (default: the torch
+    thread count) the jobs run side by side in spawned processes with one thread each."""
+    workers = min(len(jobs), workers or torch.get_num_threads())
+    speeds: list[float] = []
+    if workers <= 1:
+        for arm, seed in jobs:
+            log.info("study: training %s (seed %d)", arm.name, seed)
+            speeds.append(_train_one(tree, arm, seed, out))
+    else:
+        log.info("study: training %d runs, %d side by side (one thread each)", len(jobs), workers)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start) as pool:
+            futures = [pool.submit(_train_one, tree, arm, seed, out) for arm, seed in jobs]
+            try:
+                for (arm, seed), future in zip(jobs, futures):
+                    speeds.append(future.result())
+                    log.info("study: trained %s (seed %d)", arm.name, seed)
+            except BaseException:  # Ctrl-C or a failed run: start nothing more
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+    results = []
+    for (arm, seed), speed in zip(jobs, speeds):
+        translator = Translator.load(_run_dir(out, arm, seed))
+        results.append((translator, speed, translator.model.num_parameters()))
+    return results
+
+
+def train_arm(tree: dict, arm: Arm, seed: int, out: Path) -> tuple[Translator, float, int]:
+    """Train one arm with one seed in this process (all threads)."""
+    return train_arms(tree, [(arm, seed)], out, workers=1)[0]
 
 
 def bucket_of(length: int, buckets: Sequence[tuple[int, int]]) -> int | None:

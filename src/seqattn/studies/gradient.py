@@ -4,11 +4,13 @@ For a batch of fixed-length copy sequences we measure, per source position, the 
 loss gradient with respect to that position's embedding (averaged over the batch), for a
 model with attention and one without, at initialisation and after training. Positions are
 plotted by their distance from the end of the source: without attention, the gradient must
-travel back through every later encoder step.
+travel back through every later encoder step. The encoder reads one way (left to right): a
+bidirectional one would put both ends of the source next to the context vector.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import torch
@@ -18,13 +20,14 @@ from seqattn.data.subword import PAD_ID
 from seqattn.model.loss import sequence_cross_entropy
 from seqattn.model.seq2seq import Seq2Seq
 from seqattn.studies.common import (
+    ONE_WAY,
     Arm,
     markdown_table,
     mean_std,
     plot_lines,
     synthetic_pairs,
     synthetic_tree,
-    train_arm,
+    train_arms,
     write_csv,
     write_summary,
 )
@@ -72,14 +75,17 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, data: str | No
     """Measure at init and after training, for attention vs none; returns the binned norms.
     (`data` and `minutes` are accepted for a uniform interface; this study is synthetic.)"""
     seeds = seeds or (1 if quick else 2)
+    start = time.monotonic()
     tree = synthetic_tree(out / "data", "copy", quick)
     pairs = synthetic_pairs("copy", 32, seed=9, min_len=LENGTH, max_len=LENGTH)
-    arms = [Arm("none", ["model.attention.type=none"]), Arm("attention (general)")]
+    arms = [Arm("none", ["model.attention.type=none", *ONE_WAY]),
+            Arm("attention (general)", ONE_WAY)]
+    trained = iter(train_arms(tree, [(arm, seed) for arm in arms for seed in range(1, seeds + 1)], out))
     rows, series = [], {}
     for arm in arms:
         curves: dict[str, list[list[float]]] = {"init": [], "trained": []}
         for seed in range(1, seeds + 1):
-            translator, _, _ = train_arm(tree, arm, seed, out)
+            translator, _, _ = next(trained)
             sub = translator.subwords
             src = sub.encode_src([s for s, _ in pairs])
             tgt = sub.encode_tgt([t for _, t in pairs])
@@ -101,5 +107,6 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, data: str | No
     write_summary(out, "Study: gradient", [
         "## Gradient norm per source position, by distance from the end", "",
         markdown_table(["model", *labels], table), "", "![gradient](gradient.png)", ""],
-        {"quick": quick, "seeds": seeds, "length": LENGTH, "task": "copy"})
+        {"quick": quick, "seeds": seeds, "length": LENGTH, "task": "copy", "encoder": "one-way LSTM",
+         "wall_minutes": round((time.monotonic() - start) / 60, 1)})
     return {name: [m for m, _ in pts] for name, pts in series.items()}
