@@ -191,7 +191,7 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
 
 
 def plot_lines(path: Path, x_labels: Sequence[str], series: dict[str, list[tuple[float, float]]],
-               xlabel: str, ylabel: str, title: str) -> None:
+               xlabel: str, ylabel: str, title: str, log_y: bool = False) -> None:
     """Line plot with error bars (mean, std per point) for each named series; writes a PNG."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -205,6 +205,8 @@ def plot_lines(path: Path, x_labels: Sequence[str], series: dict[str, list[tuple
     for name, points in series.items():
         ax.errorbar(xs, [m for m, _ in points], yerr=[s for _, s in points], marker="o",
                     capsize=3, label=name)
+    if log_y:
+        ax.set_yscale("log")
     ax.set_xticks(xs, list(x_labels))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

@@ -101,12 +101,16 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, data: str | No
                                              for i in range(len(DISTANCE_BINS))]
     labels = [f"{lo}-{hi}" for lo, hi in DISTANCE_BINS]
     plot_lines(out / "gradient.png", labels, series, "distance from the end of the source (tokens)",
-               "mean ||dL/d embedding||", f"gradient reaching each source position (length {LENGTH})")
+               "mean ||dL/d embedding|| (log scale)",
+               f"gradient reaching each source position (length {LENGTH})", log_y=True)
     write_csv(out / "results.csv", ["arm", "stage", "seed", "distance", "grad_norm"], rows)
-    table = [[name] + [f"{m:.2e}" for m, _ in pts] for name, pts in series.items()]
+    # how much of the gradient at the last words still reaches the first ones
+    table = [[name] + [f"{m:.2e}" for m, _ in pts]
+             + [f"{pts[-1][0] / pts[0][0]:.2g}" if pts[0][0] else "-"] for name, pts in series.items()]
     write_summary(out, "Study: gradient", [
         "## Gradient norm per source position, by distance from the end", "",
-        markdown_table(["model", *labels], table), "", "![gradient](gradient.png)", ""],
+        markdown_table(["model", *labels, f"{labels[-1]} / {labels[0]}"], table), "",
+        "![gradient](gradient.png)", ""],
         {"quick": quick, "seeds": seeds, "length": LENGTH, "task": "copy", "encoder": "one-way LSTM",
          "wall_minutes": round((time.monotonic() - start) / 60, 1)})
     return {name: [m for m, _ in pts] for name, pts in series.items()}
