@@ -152,8 +152,10 @@ def _multi30k(study: str, out: Path, data: str, minutes: float) -> tuple[list[li
     plot_lines(out / "multi30k.png", labels, series, "source length (words)", "BLEU (greedy)",
                f"{study}: Multi30k de-en test_2016_flickr, {per_arm:g} min per arm")
     table = [[name] + [f"{m:.1f}" for m, _ in pts] for name, pts in series.items()]
+    sizes = [sum(bucket_of(len(s.split()), M30K_BUCKETS) == b for s in src) for b in range(len(labels))]
     return rows, ["## Multi30k de→en (BLEU by source length, greedy)", "",
-                  markdown_table(["arm", *labels], table), "", "![multi30k](multi30k.png)", "",
+                  markdown_table(["arm", *[f"{x} (n={n})" for x, n in zip(labels, sizes)]], table),
+                  "", "![multi30k](multi30k.png)", "",
                   f"Whole test_2016_flickr (1,000 sentences; one seed; {per_arm:g} min of training "
                   "per arm, all threads):", "",
                   markdown_table(["arm", "parameters", "BLEU", "perplexity", "tokens/s"], overall), ""]
