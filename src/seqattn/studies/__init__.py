@@ -22,7 +22,7 @@ STUDIES = {
 
 
 def run_study(name: str, out: str | Path, quick: bool = False, data: str | None = None,
-              seeds: int | None = None, minutes: float = 24.0) -> dict:
+              seeds: int | None = None, minutes: float = 22.0) -> dict:
     """Run study `name`, writing PNG + CSV + summary.md into `out`; returns its key numbers."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

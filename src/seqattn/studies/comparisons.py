@@ -162,7 +162,7 @@ def _multi30k(study: str, out: Path, data: str, minutes: float) -> tuple[list[li
 
 
 def run(study: str, out: Path, quick: bool = False, data: str | None = None, seeds: int | None = None,
-        minutes: float = 24.0) -> dict:
+        minutes: float = 22.0) -> dict:
     """Run one comparison study; returns {arm: mean accuracy per synthetic bucket}."""
     seeds = seeds or (1 if quick else 2)
     start = time.monotonic()
