@@ -59,6 +59,19 @@ def check_writable(folder: str | Path) -> None:
         raise SeqattnError(f"{folder}: cannot write here ({_reason(exc)})") from None
 
 
+def _file_mode(path: Path) -> int:
+    """The mode a plain `open(path, "w")` would leave: the old file's, or 0o666 less the umask
+    (`mkstemp` alone makes 0o600 files that other users and web servers cannot read)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        return 0o666 & ~_UMASK
+
+
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # (read once at import: os.umask can only be read by setting it)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see the old file or the whole new one."""
     path = Path(path)
@@ -66,6 +79,10 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     tmp_name = None
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+        try:
+            os.fchmod(fd, _file_mode(path))
+        except OSError:  # (filesystems without permissions)
+            pass
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
