@@ -156,7 +156,7 @@ def _multi30k(study: str, out: Path, data: str, minutes: float) -> tuple[list[li
     return rows, ["## Multi30k de→en (BLEU by source length, greedy)", "",
                   markdown_table(["arm", *[f"{x} (n={n})" for x, n in zip(labels, sizes)]], table),
                   "", "![multi30k](multi30k.png)", "",
-                  f"Whole test_2016_flickr (1,000 sentences; one seed; {per_arm:g} min of training "
+                  f"Whole test_2016_flickr ({len(src):,} sentences; one seed; {per_arm:g} min of training "
                   "per arm, all threads):", "",
                   markdown_table(["arm", "parameters", "BLEU", "perplexity", "tokens/s"], overall), ""]
 

@@ -79,7 +79,7 @@ def run(out: Path, quick: bool = False, seeds: int | None = None, data: str | No
     tree = synthetic_tree(out / "data", "copy", quick)
     pairs = synthetic_pairs("copy", 32, seed=9, min_len=LENGTH, max_len=LENGTH)
     arms = [Arm("none", ["model.attention.type=none", *ONE_WAY]),
-            Arm("attention (general)", ONE_WAY)]
+            Arm("attention (general)", list(ONE_WAY))]
     trained = iter(train_arms(tree, [(arm, seed) for arm in arms for seed in range(1, seeds + 1)], out))
     rows, series = [], {}
     for arm in arms:
