@@ -13,7 +13,9 @@ def test_drops_at_rate_p_and_keeps_the_mean():
     y = drop(x)
     zeros = (y == 0).float().mean().item()
     assert abs(zeros - 0.3) < 0.01
-    assert torch.all((y == 0) | torch.isclose(y, torch.tensor(1 / 0.7)))
+    kept_value = 1 / (1 - 9830 / 32768)  # p = 0.3 rounded to 15 bits: 0.299988
+    assert abs(kept_value - 1 / 0.7) < 3e-5
+    assert torch.all((y == 0) | torch.isclose(y, torch.tensor(kept_value)))
     assert abs(y.mean().item() - 1.0) < 0.02
 
 
@@ -34,3 +36,18 @@ def test_identity_in_eval_mode_and_at_zero_and_keeps_bf16():
     assert Dropout(0.3).train()(x.bfloat16()).dtype == torch.bfloat16
     with pytest.raises(ValueError):
         Dropout(1.0)
+
+
+def test_mask_halves_are_independent_and_uniform():
+    """Both 15-bit halves of a 32-bit draw drop at rate p, independently of each other."""
+    from seqattn.model.dropout import keep_mask
+
+    torch.manual_seed(2)
+    keep = keep_mask((400_000,), 0.3, "cpu")
+    even, odd = keep[0::2].float(), keep[1::2].float()
+    for half in (even, odd):
+        assert abs(1 - half.mean().item() - 0.3) < 0.004
+    both_dropped = ((1 - even) * (1 - odd)).mean().item()
+    assert abs(both_dropped - 0.09) < 0.004  # P(drop) squared: no correlation within a draw
+    assert keep_mask((3, 0, 5), 0.3, "cpu").shape == (3, 0, 5)
+    assert keep_mask((7, 3), 0.3, "cpu").shape == (7, 3)  # an odd number of elements

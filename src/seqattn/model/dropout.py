@@ -1,15 +1,30 @@
-"""Dropout with a cheaper mask: uniform draws compared with p instead of Bernoulli sampling.
+"""Dropout with a cheaper mask: 15-bit random integers compared with a threshold.
 
 Same definition as `torch.nn.Dropout` (zero each element with probability p, scale the rest
-by 1/(1-p), identity in eval mode), but on CPU PyTorch's Bernoulli sampler is about 2.5x
-slower than drawing uniforms, and a training step of the reference model draws four
-dropout masks of up to (64, 50, 512).
+by 1/(1-p), identity in eval mode), with p rounded to a multiple of 2^-15 (0.3 becomes
+0.299988). On the CPU PyTorch draws random numbers one at a time on one thread; a Bernoulli
+sample costs about 2.5x a uniform float, and a uniform float costs one 32-bit draw. Here
+each 32-bit draw gives two 15-bit numbers, and the mask is applied with one product in the
+input's dtype: forward + backward of a (64, 20, 512) dropout takes 1.7 ms instead of 3.3 ms
+(uniform floats) on 2 cores. A training step of the reference model draws four such masks.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
+
+LEVELS = 1 << 15  # a mask element is a uniform integer in [0, LEVELS)
+
+
+def keep_mask(shape: torch.Size | tuple[int, ...], p: float, device: torch.device | str) -> torch.Tensor:
+    """A bool tensor of `shape`, each element False with probability round(p * 2^15) / 2^15."""
+    n = math.prod(shape)
+    draws = torch.empty((n + 1) // 2, dtype=torch.int32, device=device).random_()  # 31 random bits
+    halves = draws.view(torch.int16)[:n] & (LEVELS - 1)  # two 15-bit numbers per draw
+    return (halves >= round(p * LEVELS)).view(shape)
 
 
 class Dropout(nn.Module):
@@ -18,12 +33,12 @@ class Dropout(nn.Module):
         if not 0.0 <= p < 1.0:
             raise ValueError(f"dropout probability must be in [0, 1), got {p}")
         self.p = p
+        self.scale = 1.0 / (1.0 - round(p * LEVELS) / LEVELS)  # keeps the expected value
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
-        keep = torch.rand(x.shape, device=x.device) >= self.p  # (same shape as x) bool
-        return x * keep * (1.0 / (1.0 - self.p))
+        return x * (keep_mask(x.shape, self.p, x.device).to(x.dtype) * self.scale)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

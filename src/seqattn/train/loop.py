@@ -33,6 +33,7 @@ from seqattn.model.seq2seq import Seq2Seq
 from seqattn.runtime import autocast, resolve_device, resolve_precision, set_threads, tune_allocator
 from seqattn.train.checkpoint import restore_latest, save_checkpoint
 from seqattn.train.distributed import STOP_LIMIT, STOP_SIGNAL, Distributed, NullMetrics
+from seqattn.train.logs import start_logging, stop_logging
 from seqattn.train.metrics import MetricsLog
 from seqattn.train.schedule import Schedule
 from seqattn.translator import Translation, Translator
@@ -65,23 +66,6 @@ class TrainResult:
     progress: Progress
     test: Scores | None = None
     samples: list[Translation] = field(default_factory=list)
-
-
-class _TqdmHandler(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        tqdm.write(self.format(record), file=sys.stderr)
-
-
-def _setup_logging(run_dir: Path) -> list[logging.Handler]:
-    fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
-    handlers: list[logging.Handler] = [logging.FileHandler(run_dir / "train.log", encoding="utf-8"),
-                                       _TqdmHandler()]
-    for h in handlers:
-        h.setFormatter(fmt)
-        log.addHandler(h)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    return handlers
 
 
 class Trainer:
@@ -160,10 +144,13 @@ class Trainer:
         if not torch.isfinite(loss) and not self.dist.enabled:  # (all ranks must run backward)
             return math.nan, n
         loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm, foreach=True)
-        if not torch.isfinite(norm):  # overflow in the backward pass (on any rank): skip the update
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        norm = float(torch.nn.utils.get_total_norm(grads, foreach=True))
+        if not math.isfinite(norm):  # overflow in the backward pass (on any rank): skip the update
             self.optimizer.zero_grad(set_to_none=True)
             return math.nan, n
+        if norm > t.clip_norm:  # (scaling 12M gradients by 1 would cost ~1.5 ms a step)
+            torch.nn.utils.clip_grads_with_norm_(grads, t.clip_norm, torch.tensor(norm), foreach=True)
         self.optimizer.step()
         return float(nll) / n, n
 
@@ -348,7 +335,7 @@ class Trainer:
             check_writable(self.run_dir)
             for folder in (self.run_dir, self.run_dir / "checkpoints"):
                 remove_stale_temps(folder)  # left by a killed process
-        handlers = _setup_logging(self.run_dir) if main else []
+        handlers = start_logging(self.run_dir) if main else []
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         set_up = False
         try:
@@ -375,10 +362,7 @@ class Trainer:
                 signal.signal(s, h)
             if hasattr(self, "metrics"):
                 self.metrics.close()
-            for h in handlers:
-                log.removeHandler(h)
-                h.close()
-            log.propagate = True  # hand the logger back as it was
+            stop_logging(handlers)
             if fresh and not set_up:
                 shutil.rmtree(self.run_dir, ignore_errors=True)
             self.dist.stop()
