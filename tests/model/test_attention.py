@@ -54,20 +54,31 @@ def test_none_has_no_attention():
     assert make_attention(AttentionConfig(type="none"), 4, 4) is None
 
 
-def test_training_products_run_in_fp32_on_cpu_and_keep_the_input_dtype():
-    """Under bf16 autocast, attention products that need gradients are exact fp32 products
-    of the bf16 inputs (no oneDNN kernel per shape); without gradients they stay bf16."""
+def test_training_products_run_in_fp32_on_cpu_and_keep_the_input_dtype(monkeypatch):
+    """Under bf16 autocast, attention products that need gradients run as fp32 products of
+    the bf16 inputs (no oneDNN bf16 kernel per shape); without gradients they stay bf16."""
     from seqattn.model.attention import bmm
+
+    seen = []
+    real_bmm = torch.bmm
+
+    def recording_bmm(x, y):
+        seen.append((x.dtype, y.dtype))
+        return real_bmm(x, y)
 
     torch.manual_seed(0)
     a = torch.randn(3, 4, 16).bfloat16().requires_grad_()
     b = torch.randn(3, 16, 5).bfloat16()
-    exact = torch.bmm(a.detach().float(), b.float())
+    monkeypatch.setattr(torch, "bmm", recording_bmm)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = bmm(a, b)
+    assert seen == [(torch.float32, torch.float32)]
     assert out.dtype == torch.bfloat16
+    exact = real_bmm(a.detach().float(), b.float())
     torch.testing.assert_close(out.float(), exact.bfloat16().float(), rtol=0, atol=0)
     out.float().sum().backward()
     assert a.grad is not None and a.grad.dtype == torch.bfloat16
+    seen.clear()
     with torch.no_grad():
         assert bmm(a, b).dtype == torch.bfloat16
+    assert seen == [(torch.bfloat16, torch.bfloat16)]

@@ -26,9 +26,10 @@ def bmm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     kernel for each new shape (~7 ms here) and caches it with memory of its own, and in
     training every batch brings a new (target length, source length) pair, three products
     each, while these products are well under 1% of a step's FLOPs in the reference
-    configuration. Decoding keeps the input dtype: it sees few shapes (see `search`).
+    configuration. Without gradients (decoding) it keeps the input dtype: few shapes there.
     """
-    if a.device.type != "cpu" or not (a.requires_grad or b.requires_grad):
+    needs_grad = torch.is_grad_enabled() and (a.requires_grad or b.requires_grad)
+    if a.device.type != "cpu" or not needs_grad:
         return torch.bmm(a, b)
     with torch.autocast("cpu", enabled=False):
         return torch.bmm(a.float(), b.float()).to(a.dtype)
