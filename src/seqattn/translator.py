@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from seqattn.config import Config, build_config, read_yaml
 from seqattn.data.batching import make_batch
 from seqattn.data.subword import EOS_ID, SOS_ID, Subwords
 from seqattn.errors import SeqattnError
+from seqattn.model.packed import pack_bf16
 from seqattn.model.quantize import quantize_int8
 from seqattn.model.seq2seq import Seq2Seq
 from seqattn.runtime import resolve_device, resolve_precision
@@ -94,7 +94,7 @@ class Translator:
         if self.quantize == "int8":
             return quantize_int8(self.model)
         if self.precision == "bf16":
-            return copy.deepcopy(self.model).to(torch.bfloat16).eval()
+            return pack_bf16(self.model)  # weights prepacked for oneDNN on the CPU
         return self.model
 
     @classmethod

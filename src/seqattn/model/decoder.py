@@ -123,6 +123,8 @@ class Decoder(nn.Module):
         sequence length 1 (decoding, input feeding).
         """
         rnn, lstm = self.rnn, isinstance(self.rnn, nn.LSTM)
+        if hasattr(rnn, "step"):  # prepacked bf16 cells (model/packed.py)
+            return rnn.step(x, hidden)
         if not isinstance(rnn, (nn.LSTM, nn.GRU)):  # e.g. an int8-quantized RNN: its own call
             output, hidden = rnn(x.unsqueeze(1), hidden)
             return output[:, 0], hidden
