@@ -83,3 +83,24 @@ def test_rounding_rows_up_changes_neither_loss_nor_gradients():
         torch.testing.assert_close(nll, results[0][1])
         for g, ref in zip(grads, results[0][3]):
             torch.testing.assert_close(g, ref)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("scale", [1.0, 1 / 37, 2.5, 0.0])
+def test_scaled_loss_gives_the_scaled_gradient(dtype, scale):
+    torch.manual_seed(4)
+    base = torch.randn(40, 90, dtype=torch.float64) * 3
+    gold = torch.randint(0, 90, (37,))  # three padding rows
+    logits = base.to(dtype).requires_grad_()
+    loss, nll = SmoothedCrossEntropy.apply(logits, gold, 0.1, scale)
+    loss.backward()  # upstream gradient exactly 1: the stored gradient is handed on as is
+    ref_logits = base.to(dtype).double().requires_grad_()
+    ref_loss, ref_nll = reference(ref_logits[:37], gold, 0.1)
+    (ref_loss * scale).backward()
+    exact = dtype == torch.float64
+    tol = {"rtol": 1e-5, "atol": 1e-8} if exact else {"rtol": 2e-2, "atol": 1e-3 * max(scale, 1e-3)}
+    torch.testing.assert_close(loss.double(), ref_loss.double() * scale, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(nll.double(), ref_nll.double(), rtol=1e-5, atol=1e-6)
+    assert logits.grad.dtype == dtype
+    torch.testing.assert_close(logits.grad.double(), ref_logits.grad, **tol)
+    assert torch.all(logits.grad[37:] == 0)

@@ -4,11 +4,14 @@ The loss over the vocabulary is the single most expensive elementwise work of a 
 step (tokens x vocab, e.g. 1,000 x 8,000 per batch). `SmoothedCrossEntropy` computes it in
 one pass over blocks of rows small enough to stay in cache: the gradient of label-smoothed
 cross-entropy with respect to the logits is `softmax(logits) - q` (q = the smoothed target
-distribution), so the forward pass writes it once and the backward pass only scales it,
-instead of autograd replaying log-softmax, gather and mean backwards over the full matrix.
+distribution), so the forward pass writes it once, already multiplied by the loss scale,
+and the backward pass hands it on, instead of autograd replaying log-softmax, gather and
+mean backwards over the full matrix.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -16,16 +19,20 @@ CHUNK_ROWS = 64  # 64 x 8,000 fp32 = 2 MB: one block of rows fits in a core's L2
 
 
 class SmoothedCrossEntropy(torch.autograd.Function):
-    """logits (rows, vocab) any float dtype, gold (tokens,) with tokens <= rows ->
-    (loss summed over tokens, NLL summed over tokens), scalars in fp32 (or fp64 for fp64 logits).
+    """logits (rows, vocab) any float dtype, gold (tokens,) with tokens <= rows, scale s ->
+    (s x loss summed over tokens, NLL summed over tokens), scalars in fp32 (or fp64 for fp64
+    logits).
 
     loss = (1 - eps) * NLL + eps * (cross-entropy against the uniform distribution).
     Softmax statistics are always computed in fp32, also for bf16 logits. Rows past
-    `tokens` are padding: they add nothing to the loss and get a zero gradient.
+    `tokens` are padding: they add nothing to the loss and get a zero gradient. The scale
+    (e.g. 1 / tokens in the batch) is applied while the gradient is written, so a backward
+    pass from the returned loss itself only hands that gradient on, with no extra pass over
+    a (rows, vocab) matrix.
     """
 
     @staticmethod
-    def forward(ctx, logits: torch.Tensor, gold: torch.Tensor, eps: float):
+    def forward(ctx, logits: torch.Tensor, gold: torch.Tensor, eps: float, scale: float = 1.0):
         n, vocab = gold.numel(), logits.size(1)  # rows past n are padding
         need_grad = ctx.needs_input_grad[0]
         grad = logits.new_empty(logits.shape) if need_grad else None
@@ -34,32 +41,42 @@ class SmoothedCrossEntropy(torch.autograd.Function):
         stats = torch.float64 if logits.dtype == torch.float64 else torch.float32
         nll = logits.new_zeros((), dtype=stats)
         uniform_ce = torch.zeros_like(nll)
+        # two (chunk, vocab) buffers reused by every block: the logits in the stats dtype
+        # and their log-softmax (fresh results per block cost as much as the arithmetic)
+        width = min(CHUNK_ROWS, max(n, 1))
+        as_stats = logits.new_empty((width, vocab), dtype=stats) if logits.dtype != stats else None
+        logp_buf = logits.new_empty((width, vocab), dtype=stats)
+        log_scale = math.log(scale) if scale > 0 else -math.inf
         for start in range(0, n, CHUNK_ROWS):  # row blocks that stay in cache
             rows = slice(start, min(start + CHUNK_ROWS, n))
-            g = gold[rows, None]  # (chunk, 1)
-            logp = torch.log_softmax(logits[rows], dim=-1, dtype=nll.dtype)  # (chunk, vocab)
+            k, g = rows.stop - start, gold[rows, None]  # g (chunk, 1)
+            x = logits[rows] if as_stats is None else as_stats[:k].copy_(logits[rows])
+            logp = torch.log_softmax(x, dim=-1, out=logp_buf[:k])  # (chunk, vocab)
             nll -= logp.gather(1, g).sum()
             uniform_ce -= logp.sum() / vocab
-            if need_grad:  # d loss / d logits = softmax - q, q = (1-eps) one-hot + eps/V
-                p = logp.exp_()
-                p.scatter_add_(1, g, p.new_full(g.shape, eps - 1.0))
-                torch.sub(p, eps / vocab, out=grad[rows])
+            if need_grad:  # d (s loss) / d logits = s (softmax - q), q = (1-eps) one-hot + eps/V
+                p = (logp.add_(log_scale) if scale != 1.0 else logp).exp_()  # s softmax
+                p.scatter_add_(1, g, p.new_full(g.shape, scale * (eps - 1.0)))
+                grad[rows].copy_(p.sub_(scale * eps / vocab))
         if need_grad:
             ctx.save_for_backward(grad)
         loss = nll.clone() if eps == 0.0 else (1.0 - eps) * nll + eps * uniform_ce
-        return loss, nll
+        return loss * scale, nll
 
     @staticmethod
     def backward(ctx, grad_loss: torch.Tensor, _grad_nll: torch.Tensor):
         (grad,) = ctx.saved_tensors
-        return grad * grad_loss.to(grad.dtype), None, None
+        if not grad_loss.eq(1).all():  # backward from the returned loss itself: nothing to scale
+            grad = grad * grad_loss.to(grad.dtype)
+        return grad, None, None, None
 
 
 def sequence_cross_entropy(attentional: torch.Tensor, tgt_out: torch.Tensor,
                            output_layer: torch.nn.Module, label_smoothing: float = 0.0,
-                           pad_id: int = 0, row_multiple: int = 1) -> tuple[torch.Tensor, torch.Tensor, int]:
+                           pad_id: int = 0, row_multiple: int = 1, scale: float = 1.0
+                           ) -> tuple[torch.Tensor, torch.Tensor, int]:
     """attentional (batch, tgt_len, hidden), tgt_out (batch, tgt_len) ->
-    (training loss summed over tokens, NLL summed over tokens, number of tokens).
+    (training loss summed over tokens x `scale`, NLL summed over tokens, number of tokens).
 
     The output layer runs only on real (non-pad) positions, which saves its cost on padding.
     `row_multiple` > 1 rounds the number of rows it sees up to a multiple (repeating a real
@@ -75,5 +92,5 @@ def sequence_cross_entropy(attentional: torch.Tensor, tgt_out: torch.Tensor,
         rows = torch.cat([rows, rows[:1].expand(extra)])
     hidden = attentional.reshape(-1, attentional.size(-1)).index_select(0, rows)  # (rows, hidden)
     logits = output_layer(hidden)  # (rows, vocab)
-    loss, nll = SmoothedCrossEntropy.apply(logits, gold, float(label_smoothing))
+    loss, nll = SmoothedCrossEntropy.apply(logits, gold, float(label_smoothing), float(scale))
     return loss, nll.detach(), int(gold.numel())

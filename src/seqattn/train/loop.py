@@ -135,11 +135,10 @@ class Trainer:
         self.model.train()
         with autocast(self.device, self.precision):
             attentional, _ = self.net(batch.src, batch.src_lengths, batch.tgt_in, t.scheduled_sampling)
-            loss_sum, nll, n = sequence_cross_entropy(attentional, batch.tgt_out,
-                                                      self.model.decoder.output,
-                                                      t.label_smoothing, PAD_ID,
-                                                      row_multiple=64 if self.precision == "bf16" else 1)
-        loss = loss_sum / n_total * (weight * self.dist.world_size)  # DDP averages over ranks
+            loss, nll, n = sequence_cross_entropy(  # scaled: DDP averages over ranks
+                attentional, batch.tgt_out, self.model.decoder.output, t.label_smoothing, PAD_ID,
+                row_multiple=64 if self.precision == "bf16" else 1,
+                scale=weight * self.dist.world_size / n_total)
         self.optimizer.zero_grad(set_to_none=True)
         if not torch.isfinite(loss) and not self.dist.enabled:  # (all ranks must run backward)
             return math.nan, n
