@@ -104,3 +104,22 @@ def test_scaled_loss_gives_the_scaled_gradient(dtype, scale):
     assert logits.grad.dtype == dtype
     torch.testing.assert_close(logits.grad.double(), ref_logits.grad, **tol)
     assert torch.all(logits.grad[37:] == 0)
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.25])
+def test_output_layer_gradients_match_the_textbook_composition(scale):
+    torch.manual_seed(5)
+    out = torch.nn.Linear(8, 11).double()
+    out.bias.data.normal_()  # a bias that matters
+    attentional = torch.randn(3, 5, 8, dtype=torch.float64, requires_grad=True)
+    tgt = torch.tensor([[4, 5, 3, 0, 0], [6, 3, 0, 0, 0], [7, 8, 9, 10, 3]])
+    loss, nll, n = sequence_cross_entropy(attentional, tgt, out, 0.1, 0, row_multiple=4, scale=scale)
+    params = [attentional, out.weight, out.bias]
+    grads = torch.autograd.grad(loss, params)
+    logp = torch.log_softmax(out(attentional[tgt != 0]), dim=-1)
+    ref = (0.9 * torch.nn.functional.nll_loss(logp, tgt[tgt != 0], reduction="sum")
+           - 0.1 * logp.mean(dim=-1).sum()) * scale
+    torch.testing.assert_close(loss, ref)
+    for g, r in zip(grads, torch.autograd.grad(ref, params)):
+        torch.testing.assert_close(g, r)
+    assert n == 10
