@@ -8,8 +8,11 @@ of each product: for the reference output layer (512 x 8,000) and 64 rows it is 
 it; the products, and so the outputs, are the same. The decoder's RNN cell is rebuilt from
 packed products plus its pointwise gates.
 
-Inference only (no gradients). Where packing is not available (no oneDNN, a CPU without
-bf16 support, another device) `pack_bf16` leaves the plain bf16 modules in place.
+Inference only (no gradients). The two operators used, `mkldnn._reorder_linear_weight` and
+`mkldnn._linear_pointwise`, are the ones PyTorch's own compiler emits for frozen CPU
+models; they are not public API, so `packing_works()` probes them once per copy, and where
+packing is not available (no oneDNN, a CPU without bf16 support, another device, a PyTorch
+without them) `pack_bf16` leaves the plain bf16 modules in place.
 """
 
 from __future__ import annotations
