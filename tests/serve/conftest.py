@@ -43,8 +43,8 @@ def make_client(translator) -> Iterator[Callable[..., object]]:
 
 @asynccontextmanager
 async def async_client(app):
-    """An httpx AsyncClient talking to `app` in this event loop, with its lifespan run."""
-    import httpx
+    """An httpx2 AsyncClient talking to `app` in this event loop, with its lifespan run."""
+    import httpx2 as httpx  # the maintained fork, which starlette's TestClient also prefers
 
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
