@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("fastapi")
-pytest.importorskip("httpx")
+pytest.importorskip("httpx2")
 
 from seqattn.serve.app import create_app  # noqa: E402
 from seqattn.serve.registry import unique_names  # noqa: E402

@@ -9,7 +9,7 @@ import time
 import pytest
 
 pytest.importorskip("fastapi")
-pytest.importorskip("httpx")
+pytest.importorskip("httpx2")
 
 from seqattn.serve.app import create_app  # noqa: E402
 from seqattn.serve.batcher import Batcher, QueueFull, ShuttingDown  # noqa: E402
