@@ -1,12 +1,21 @@
-"""Training metrics: a CSV in the run directory (rewritten atomically) and TensorBoard."""
+"""Training metrics: a CSV in the run directory (rewritten atomically) and TensorBoard.
+
+TensorBoard is a convenience copy: when its event file cannot be written (a full disk) it
+is switched off with one warning and training goes on; the CSV stays the record.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import logging
+import threading
 from pathlib import Path
 
 from seqattn.atomic import atomic_write_text
+
+log = logging.getLogger("seqattn")
 
 FIELDS = ["step", "split", "loss", "ppl", "bleu", "chrf", "lr", "tokens_per_s", "elapsed_s"]
 
@@ -26,6 +35,7 @@ class MetricsLog:
 
             purge = resume_step + 1 if resume_step is not None else None
             self.tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge)
+            _quiet_writer_thread_errors()
 
     def add(self, step: int, split: str, **values: float | None) -> None:
         row = {"step": str(step), "split": split}
@@ -34,8 +44,7 @@ class MetricsLog:
                 raise KeyError(key)
             if value is not None:
                 row[key] = f"{value:.6g}"
-                if self.tb is not None:
-                    self.tb.add_scalar(f"{split}/{key}", value, step)
+                self._tensorboard("add_scalar", f"{split}/{key}", value, step)
         self.rows.append(row)
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, FIELDS, lineterminator="\n")
@@ -45,9 +54,39 @@ class MetricsLog:
 
     def add_image(self, tag: str, pixels, step: int) -> None:
         """An RGB image (height, width, 3) for TensorBoard."""
-        if self.tb is not None:
-            self.tb.add_image(tag, pixels, step, dataformats="HWC")
+        self._tensorboard("add_image", tag, pixels, step, dataformats="HWC")
 
     def close(self) -> None:
-        if self.tb is not None:
-            self.tb.close()
+        self._tensorboard("close")
+
+    def _tensorboard(self, method: str, *args, **kwargs) -> None:
+        """Call a SummaryWriter method; a failed write turns TensorBoard off, with one warning."""
+        if self.tb is None:
+            return
+        try:
+            getattr(self.tb, method)(*args, **kwargs)
+        except OSError as err:
+            writer, self.tb = self.tb, None
+            log.warning("warning: TensorBoard logging stopped: cannot write %s (%s); metrics.csv "
+                        "goes on", writer.log_dir, err.strerror or err)
+            with contextlib.suppress(Exception):
+                writer.close()
+
+
+def _quiet_writer_thread_errors() -> None:
+    """TensorBoard writes from a thread that re-raises a failed write, which Python prints as
+    a traceback; the main thread meets the same error on its next call and reports it once
+    (`MetricsLog._tensorboard`), so drop that print. Other threads' errors are untouched."""
+    from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread
+
+    previous = threading.excepthook
+    if getattr(previous, "seqattn_quiet", False):
+        return
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if isinstance(args.thread, _AsyncWriterThread) and issubclass(args.exc_type, OSError):
+            return
+        previous(args)
+
+    hook.seqattn_quiet = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
