@@ -62,7 +62,8 @@ class LogSoftmax:
         self.buffers: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def __call__(self, logits: torch.Tensor) -> torch.Tensor:
-        """logits (rows, vocab), any float dtype -> log-probabilities (rows, vocab) fp32."""
+        """logits (rows, vocab), any float dtype -> log-probabilities (rows, vocab) fp32,
+        valid until the next call (which writes into the same buffer)."""
         rows, vocab = logits.shape
         if self.buffers is None or self.buffers[0].size(0) < rows or self.buffers[0].size(1) != vocab:
             self.buffers = tuple(torch.empty(rows, vocab, device=logits.device) for _ in range(2))
