@@ -123,3 +123,9 @@ def test_output_layer_gradients_match_the_textbook_composition(scale):
     for g, r in zip(grads, torch.autograd.grad(ref, params)):
         torch.testing.assert_close(g, r)
     assert n == 10
+
+
+@pytest.mark.parametrize("scale", [-1.0, float("nan")])
+def test_a_negative_or_nan_scale_is_a_clear_error(scale):
+    with pytest.raises(ValueError, match="loss scale must be a number >= 0"):
+        SmoothedCrossEntropy.apply(torch.randn(3, 5), torch.tensor([0, 1, 2]), 0.1, scale)

@@ -47,8 +47,9 @@ def test_packed_rnn_step_follows_the_fp32_cell(kind, layers):
 @needs_packing
 @pytest.mark.parametrize("attention", VARIANTS)
 @pytest.mark.parametrize("rnn", ["lstm", "gru"])
-def test_packed_model_decodes_like_the_plain_bf16_copy(attention, rnn):
-    model = tiny_model(seed=3, attention=attention, rnn=rnn, layers=2)
+@pytest.mark.parametrize("input_feeding", [False, True])
+def test_packed_model_steps_close_to_fp32_and_decodes(attention, rnn, input_feeding):
+    model = tiny_model(seed=3, attention=attention, rnn=rnn, layers=2, input_feeding=input_feeding)
     fast = pack_bf16(model)
     assert isinstance(fast.decoder.output, PackedLinear) and isinstance(fast.decoder.rnn, PackedRNN)
     src, lengths = padded_batch(seed=4)

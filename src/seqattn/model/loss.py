@@ -33,6 +33,8 @@ class SmoothedCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, logits: torch.Tensor, gold: torch.Tensor, eps: float, scale: float = 1.0):
+        if not scale >= 0.0:  # (also catches NaN)
+            raise ValueError(f"loss scale must be a number >= 0, got {scale}")
         n, vocab = gold.numel(), logits.size(1)  # rows past n are padding
         need_grad = ctx.needs_input_grad[0]
         grad = logits.new_empty(logits.shape) if need_grad else None

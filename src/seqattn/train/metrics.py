@@ -77,8 +77,10 @@ def _quiet_writer_thread_errors() -> None:
     """TensorBoard writes from a thread that re-raises a failed write, which Python prints as
     a traceback; the main thread meets the same error on its next call and reports it once
     (`MetricsLog._tensorboard`), so drop that print. Other threads' errors are untouched."""
-    from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread
-
+    try:  # a private class: without it, leave the hook alone (the warning still comes once)
+        from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread
+    except ImportError:
+        return
     previous = threading.excepthook
     if getattr(previous, "seqattn_quiet", False):
         return
