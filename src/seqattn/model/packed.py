@@ -4,9 +4,9 @@ A plain bf16 matrix product on the CPU goes through oneDNN, which first reorders
 matrix into its blocked layout, on every call. Decoding multiplies small batches (one row
 per live hypothesis) by the same weights hundreds of times, so that reorder is a large part
 of each product: for the reference output layer (512 x 8,000) and 64 rows it is about half
-(1.06 -> 0.50 ms on one core here). Packing once, when the decoding copy is made, removes
-it; the products, and so the outputs, are the same. The decoder's RNN cell is rebuilt from
-packed products plus its pointwise gates.
+(1.06 -> 0.53 ms on one core here, benchmarks/packed_products.py). Packing once, when the
+decoding copy is made, removes it; the products, and so the outputs, are the same. The
+decoder's RNN cell is rebuilt from packed products plus its pointwise gates.
 
 Inference only (no gradients). The two operators used, `mkldnn._reorder_linear_weight` and
 `mkldnn._linear_pointwise`, are the ones PyTorch's own compiler emits for frozen CPU
