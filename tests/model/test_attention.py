@@ -4,6 +4,8 @@ import torch
 from seqattn.config import AttentionConfig
 from seqattn.model.attention import make_attention
 
+from .helpers import tiny_model
+
 SCORES = ["dot", "general", "additive", "scaled_dot"]
 
 
@@ -54,9 +56,9 @@ def test_none_has_no_attention():
     assert make_attention(AttentionConfig(type="none"), 4, 4) is None
 
 
-def test_training_products_run_in_fp32_on_cpu_and_keep_the_input_dtype(monkeypatch):
-    """Under bf16 autocast, attention products that need gradients run as fp32 products of
-    the bf16 inputs (no oneDNN bf16 kernel per shape); without gradients they stay bf16."""
+def test_cpu_products_run_in_fp32_with_and_without_gradients(monkeypatch):
+    """On the CPU, attention products of bf16 inputs run as exact fp32 products (no oneDNN
+    bf16 kernel per shape), under autocast or not, and gradients reach the bf16 inputs."""
     from seqattn.model.attention import bmm
 
     seen = []
@@ -73,12 +75,30 @@ def test_training_products_run_in_fp32_on_cpu_and_keep_the_input_dtype(monkeypat
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = bmm(a, b)
     assert seen == [(torch.float32, torch.float32)]
-    assert out.dtype == torch.bfloat16
-    exact = real_bmm(a.detach().float(), b.float())
-    torch.testing.assert_close(out.float(), exact.bfloat16().float(), rtol=0, atol=0)
-    out.float().sum().backward()
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, real_bmm(a.detach().float(), b.float()), rtol=0, atol=0)
+    out.sum().backward()
     assert a.grad is not None and a.grad.dtype == torch.bfloat16
     seen.clear()
     with torch.no_grad():
-        assert bmm(a, b).dtype == torch.bfloat16
-    assert seen == [(torch.bfloat16, torch.bfloat16)]
+        assert bmm(a, b).dtype == torch.float32
+        assert bmm(a.float(), b).dtype == torch.float32  # mixed: the fp32 decoding memory
+    assert seen == [(torch.float32, torch.float32)] * 2
+
+
+@pytest.mark.parametrize("kind", ["dot", "general", "additive"])
+def test_decoding_memory_is_fp32_on_cpu_and_attention_keeps_the_query_dtype(kind):
+    """In eval mode the CPU memory is fp32 (converted once per decode, not per step); a bf16
+    decoder's attention value still comes back in bf16 for its next bf16 product, and a
+    training-mode memory keeps the encoder's dtype."""
+    model = tiny_model(attention=kind).to(torch.bfloat16)
+    states = torch.randn(2, 5, 24).bfloat16()  # (batch, src_len, 2 x 12 encoder hidden)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], dtype=torch.bool)
+    memory = model.decoder.memory(states, mask)
+    assert memory.values.dtype == memory.keys.dtype == torch.float32
+    value, weights = model.decoder.attention(torch.randn(2, 1, 24).bfloat16(), memory.keys,
+                                             memory.values, memory.mask)
+    assert value.dtype == torch.bfloat16 and value.shape == (2, 1, 24)
+    torch.testing.assert_close(weights.float().sum(-1), torch.ones(2, 1), rtol=0, atol=1e-2)
+    assert torch.all(weights[1, 0, 3:] == 0)
+    assert model.train().decoder.memory(states, mask).values.dtype == torch.bfloat16

@@ -94,7 +94,14 @@ class Decoder(nn.Module):
         self.trace: list[StepTrace] | None = None  # set to [] to record steps
 
     def memory(self, states: torch.Tensor, mask: torch.Tensor) -> Memory:
+        """Encoder states (batch, src_len, enc_hidden) and their mask -> the decoder's memory.
+
+        Decoding on the CPU keeps keys and values in fp32: the attention products run in
+        fp32 there (`attention.bmm`), so a bf16 memory would be converted at every step.
+        """
         keys = self.attention.project_keys(states) if self.attention is not None else None
+        if keys is not None and not self.training and states.device.type == "cpu":
+            keys, states = keys.float(), states.float()
         return Memory(states, keys, mask)
 
     def _attend(self, query: torch.Tensor, memory: Memory) -> tuple[torch.Tensor, torch.Tensor | None]:
