@@ -4,7 +4,8 @@ Trains Multi30k de->en with configs/multi30k_deen.yaml for `--minutes` of traini
 (the loop's own clock: training steps only; validations and the final test decoding come
 on top and are reported as wall time), validating on the full dev set every `--val-every`
 steps, then scores test_2016_flickr with beam 5 and greedy (sacreBLEU). Prints the dev
-BLEU curve over training time and writes JSON.
+BLEU curve over training time and writes JSON. The run directory must be new or empty:
+training resumes whatever run it finds there, which would not be a fresh budget.
 
     python benchmarks/budget_quality.py --data ../shared/data/multi30k --minutes 20 --json budget.json
 """
@@ -39,6 +40,8 @@ def main() -> None:
 
     data = data_dir(a.data)
     run = Path(a.out or REPO / "runs" / f"budget-{a.minutes:g}m-{a.precision}")
+    if run.exists() and any(run.iterdir()):  # training would resume it: not a fresh budget
+        sys.exit(f"{run} already holds a run; remove it or give --out NEW_DIR")
     cfg = load_config(REPO / "configs" / "multi30k_deen.yaml", [
         f"data.train.src={data / 'train.de.gz'}", f"data.train.tgt={data / 'train.en.gz'}",
         f"data.dev.src={data / 'val.de.gz'}", f"data.dev.tgt={data / 'val.en.gz'}",
