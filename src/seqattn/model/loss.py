@@ -15,6 +15,8 @@ import math
 
 import torch
 
+from seqattn.model.projection import project
+
 CHUNK_ROWS = 64  # 64 x 8,000 fp32 = 2 MB: one block of rows fits in a core's L2 cache
 
 
@@ -93,6 +95,6 @@ def sequence_cross_entropy(attentional: torch.Tensor, tgt_out: torch.Tensor,
     if extra:
         rows = torch.cat([rows, rows[:1].expand(extra)])
     hidden = attentional.reshape(-1, attentional.size(-1)).index_select(0, rows)  # (rows, hidden)
-    logits = output_layer(hidden)  # (rows, vocab)
+    logits = project(hidden, output_layer)  # (rows, vocab)
     loss, nll = SmoothedCrossEntropy.apply(logits, gold, float(label_smoothing), float(scale))
     return loss, nll.detach(), int(gold.numel())
