@@ -33,6 +33,7 @@ from seqattn.model.seq2seq import Seq2Seq
 from seqattn.runtime import autocast, resolve_device, resolve_precision, set_threads, tune_allocator
 from seqattn.train.checkpoint import restore_latest, save_checkpoint
 from seqattn.train.distributed import STOP_LIMIT, STOP_SIGNAL, Distributed, NullMetrics
+from seqattn.train.gradients import total_norm
 from seqattn.train.logs import start_logging, stop_logging
 from seqattn.train.metrics import MetricsLog
 from seqattn.train.schedule import Schedule
@@ -144,7 +145,7 @@ class Trainer:
             return math.nan, n
         loss.backward()
         grads = [p.grad for p in self.model.parameters() if p.grad is not None]
-        norm = float(torch.nn.utils.get_total_norm(grads, foreach=True))
+        norm = float(total_norm(grads))
         if not math.isfinite(norm):  # overflow in the backward pass (on any rank): skip the update
             self.optimizer.zero_grad(set_to_none=True)
             return math.nan, n
