@@ -51,3 +51,18 @@ def test_mask_halves_are_independent_and_uniform():
     assert abs(both_dropped - 0.09) < 0.004  # P(drop) squared: no correlation within a draw
     assert keep_mask((3, 0, 5), 0.3, "cpu").shape == (3, 0, 5)
     assert keep_mask((7, 3), 0.3, "cpu").shape == (7, 3)  # an odd number of elements
+
+
+def test_mask_is_bit_for_bit_the_threshold_comparison():
+    """The integer arithmetic gives exactly `15-bit draw >= threshold`, also at the extremes."""
+    from seqattn.model.dropout import LEVELS, keep_mask
+
+    for p in (1e-6, 2**-15, 0.3, 0.5, 1 - 2**-15):
+        torch.manual_seed(3)
+        keep = keep_mask((10_001,), p, "cpu")
+        torch.manual_seed(3)
+        draws = torch.empty(5_001, dtype=torch.int32).random_()
+        halves = draws.view(torch.int16)[:10_001].int() & (LEVELS - 1)
+        expected = halves >= round(p * LEVELS)
+        assert keep.dtype == torch.int16
+        assert torch.equal(keep.bool(), expected), p

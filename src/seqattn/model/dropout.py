@@ -6,7 +6,10 @@ by 1/(1-p), identity in eval mode), with p rounded to a multiple of 2^-15 (0.3 b
 sample costs about 2.5x a uniform float, and a uniform float costs one 32-bit draw. Here
 each 32-bit draw gives two 15-bit numbers, and the mask is applied with one product in the
 input's dtype: forward + backward of a (64, 20, 512) dropout takes 1.7 ms instead of 3.3 ms
-(uniform floats) on 2 cores. A training step of the reference model draws four such masks.
+(uniform floats) on 2 cores. The mask stays in integers until it becomes the input's dtype:
+comparisons that give bool tensors, and bool-to-float conversions, take 3-5x as long as the
+integer arithmetic here (a bf16 (64, 18, 512) mask: 0.47 -> 0.19 ms after the draws). A
+training step of the reference model draws four such masks.
 """
 
 from __future__ import annotations
@@ -20,11 +23,14 @@ LEVELS = 1 << 15  # a mask element is a uniform integer in [0, LEVELS)
 
 
 def keep_mask(shape: torch.Size | tuple[int, ...], p: float, device: torch.device | str) -> torch.Tensor:
-    """A bool tensor of `shape`, each element False with probability round(p * 2^15) / 2^15."""
-    n = math.prod(shape)
+    """An int16 tensor of `shape`: each element 0 with probability round(p * 2^15) / 2^15,
+    else 1."""
+    n, threshold = math.prod(shape), round(p * LEVELS)
+    if threshold == 0:  # p < 2^-16: nothing is dropped (and threshold - 1 below would overflow)
+        return torch.ones(shape, dtype=torch.int16, device=device)
     draws = torch.empty((n + 1) // 2, dtype=torch.int32, device=device).random_()  # 31 random bits
     halves = draws.view(torch.int16)[:n] & (LEVELS - 1)  # two 15-bit numbers per draw
-    return (halves >= round(p * LEVELS)).view(shape)
+    return halves.sub_(threshold - 1).clamp_(0, 1).view(shape)  # 1 where >= threshold
 
 
 class Dropout(nn.Module):
@@ -38,7 +44,7 @@ class Dropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
-        return x * (keep_mask(x.shape, self.p, x.device).to(x.dtype) * self.scale)
+        return x * keep_mask(x.shape, self.p, x.device).to(x.dtype).mul_(self.scale)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
