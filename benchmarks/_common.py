@@ -30,6 +30,18 @@ def median(values: list[float]) -> float:
     return float(statistics.median(values))
 
 
+def median_ms(repeats: int, fn, *args, warmup: int = 10) -> float:
+    """Median wall time of fn(*args) in ms over `repeats` calls, after `warmup` untimed ones."""
+    for _ in range(warmup):
+        fn(*args)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn(*args)
+        times.append(time.perf_counter() - started)
+    return median(times) * 1e3
+
+
 def matmul_gflops(dtype, n: int = 2048, repeats: int = 10) -> float:
     """Median GFLOP/s of an n x n matrix product in `dtype` on the current thread settings."""
     import torch

@@ -17,25 +17,11 @@ Prints medians (ms) and checks the hand-laid gradients against autograd's.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import table, write_json  # noqa: E402
-
-
-def median_ms(repeats: int, fn, *args) -> float:
-    """Median wall time of fn(*args) in ms, after 3 untimed calls."""
-    for _ in range(3):
-        fn(*args)
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn(*args)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1e3
+from _common import median_ms, table, write_json  # noqa: E402
 
 
 def main() -> None:
@@ -84,18 +70,18 @@ def main() -> None:
         r = {}
         for n in sorted({1, threads}):
             torch.set_num_threads(n)
-            r[f"input_grad_autograd_{n}t_ms"] = median_ms(a.repeats, torch.mm, grad, w)
-            r[f"input_grad_halves_{n}t_ms"] = median_ms(a.repeats, halves, grad)
+            r[f"input_grad_autograd_{n}t_ms"] = median_ms(a.repeats, torch.mm, grad, w, warmup=3)
+            r[f"input_grad_halves_{n}t_ms"] = median_ms(a.repeats, halves, grad, warmup=3)
         torch.set_num_threads(threads)
-        r["weight_grad_autograd_ms"] = median_ms(a.repeats, weight_grad, grad, hidden)
-        r["weight_grad_transposed_ms"] = median_ms(a.repeats, weight_grad_transposed, grad, hidden)
+        r["weight_grad_autograd_ms"] = median_ms(a.repeats, weight_grad, grad, hidden, warmup=3)
+        r["weight_grad_transposed_ms"] = median_ms(a.repeats, weight_grad_transposed, grad, hidden, warmup=3)
         plain = whole_layer(layer, hidden, grad)
         ours = whole_layer(lambda h: OutputProjection.apply(h, layer.weight, layer.bias), hidden, grad)
         for got, ref in zip(ours(), plain()):
             rel = float((got.float() - ref.float()).norm() / ref.float().norm())
             assert rel < 1e-2, f"hand-laid gradient differs from autograd's by {rel:.2e}"
-        r["layer_autograd_ms"] = median_ms(a.repeats, plain)
-        r["layer_hand_laid_ms"] = median_ms(a.repeats, ours)
+        r["layer_autograd_ms"] = median_ms(a.repeats, plain, warmup=3)
+        r["layer_hand_laid_ms"] = median_ms(a.repeats, ours, warmup=3)
         result[str(rows)] = {k: round(v, 3) for k, v in r.items()}
         t1 = f"{r['input_grad_autograd_1t_ms']:.2f} / {r['input_grad_halves_1t_ms']:.2f}"
         tn = f"{r[f'input_grad_autograd_{threads}t_ms']:.2f} / {r[f'input_grad_halves_{threads}t_ms']:.2f}"

@@ -12,25 +12,11 @@ outputs are identical.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import table, write_json  # noqa: E402
-
-
-def median_ms(repeats: int, fn, *args) -> float:
-    """Median wall time of fn(*args) in ms, after 10 untimed calls."""
-    for _ in range(10):
-        fn(*args)
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn(*args)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1e3
+from _common import median_ms, table, write_json  # noqa: E402
 
 
 def main() -> None:

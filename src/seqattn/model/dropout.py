@@ -8,8 +8,8 @@ each 32-bit draw gives two 15-bit numbers, and the mask is applied with one prod
 input's dtype: forward + backward of a (64, 20, 512) dropout takes 1.7 ms instead of 3.3 ms
 (uniform floats) on 2 cores. The mask stays in integers until it becomes the input's dtype:
 comparisons that give bool tensors, and bool-to-float conversions, take 3-5x as long as the
-integer arithmetic here (a bf16 (64, 18, 512) mask: 0.47 -> 0.19 ms after the draws). A
-training step of the reference model draws four such masks.
+integer arithmetic here (a bf16 (64, 18, 512) dropout forward: 1.11 -> 0.77 ms, of which
+the draws are 0.46 ms). A training step of the reference model draws four such masks.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ def _row_norms(grad: torch.Tensor) -> torch.Tensor:
         parts.append(torch.linalg.vector_norm(flat[:body].view(-1, ROW), dim=1))
     if body < flat.numel():
         parts.append(torch.linalg.vector_norm(flat[body:]).reshape(1))
-    return torch.cat(parts) if len(parts) > 1 else parts[0]
+    return torch.cat(parts)
 
 
 def total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
