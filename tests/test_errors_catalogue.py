@@ -196,6 +196,8 @@ CASES = [
          "'warmup_cosine' needs train.schedule.total_steps"),
     Case("config-dropout-one", ["train", "{w}/good.yaml", "model.encoder.dropout=1"],
          "model.encoder.dropout: Input should be less than 1"),
+    Case("config-fp16-on-cpu", ["train", "{w}/good.yaml", "train.precision=fp16", "train.device=cpu"],
+         "precision fp16 runs on CUDA only"),
     Case("config-both-layouts", _train("both"), "give either 'tsv' or 'src'+'tgt', not both",
          _config("both", _set("data.train.tsv", "x.tsv"))),
     Case("config-same-tsv-columns", _train("cols"), "src_column and tgt_column must differ",

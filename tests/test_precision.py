@@ -42,8 +42,10 @@ def test_precision_names():
     cpu = torch.device("cpu")
     assert resolve_precision("fp32", cpu) == "fp32"
     assert resolve_precision("auto", cpu) in ("fp32", "bf16")
-    with pytest.raises(SeqattnError):
+    with pytest.raises(SeqattnError, match="CUDA only"):
         resolve_precision("fp16", cpu)
+    with pytest.raises(SeqattnError, match="unknown precision"):
+        resolve_precision("fp8", cpu)
 
 
 def test_unknown_quantization_is_a_clear_error(trained_run):

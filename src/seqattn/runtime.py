@@ -11,6 +11,8 @@ import torch
 
 from seqattn.errors import SeqattnError
 
+HALF_TYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
 
 def resolve_device(name: str = "auto") -> torch.device:
     """'auto' picks CUDA when present, else the CPU; 'cuda' without a GPU is an error."""
@@ -24,9 +26,9 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """bf16 autocast when asked for, else a no-op."""
-    if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
+    """bf16 or fp16 autocast when asked for, else a no-op."""
+    if precision in ("bf16", "fp16"):
+        return torch.autocast(device.type, dtype=HALF_TYPES[precision])
     return contextlib.nullcontext()
 
 
@@ -69,9 +71,13 @@ def bf16_supported(device: torch.device) -> bool:
 
 
 def resolve_precision(name: str, device: torch.device) -> str:
-    """'auto' -> 'bf16' where supported natively, else 'fp32'; other names pass through."""
+    """'auto' -> 'bf16' where supported natively, else 'fp32'; other names pass through.
+    fp16 is for CUDA only: oneDNN has no fp16 LSTM on the CPU."""
     if name == "auto":
         return "bf16" if bf16_supported(device) else "fp32"
-    if name not in ("fp32", "bf16"):
-        raise SeqattnError(f"unknown precision '{name}' (use auto, fp32 or bf16)")
+    if name not in ("fp32", "bf16", "fp16"):
+        raise SeqattnError(f"unknown precision '{name}' (use auto, fp32, bf16 or fp16)")
+    if name == "fp16" and device.type != "cuda":
+        raise SeqattnError("precision fp16 runs on CUDA only (the CPU has no fp16 LSTM kernels); "
+                           "use bf16 or fp32 on the CPU")
     return name

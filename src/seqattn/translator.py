@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -63,10 +64,11 @@ class Translation:
 class Translator:
     """A model, its subwords and its decoding defaults.
 
-    `precision` 'bf16' decodes with a bf16 copy of the weights (no per-step casts), 'auto'
-    picks bf16 where the hardware runs it natively; `quantize='int8'` decodes with int8
-    Linear/LSTM weights (CPU). `model` itself is never changed: the copy is made per call,
-    or once after `freeze()` when the weights will not change again (loaded runs).
+    `precision` 'bf16' decodes with a bf16 copy of the weights (no per-step casts), 'fp16'
+    (CUDA only) with an fp16 copy, 'auto' picks bf16 where the hardware runs it natively;
+    `quantize='int8'` decodes with int8 Linear/LSTM weights (CPU). `model` itself is never
+    changed: the copy is made per call, or once after `freeze()` when the weights will not
+    change again (loaded runs).
     """
 
     def __init__(self, model: Seq2Seq, subwords: Subwords, cfg: Config,
@@ -95,6 +97,8 @@ class Translator:
             return quantize_int8(self.model)
         if self.precision == "bf16":
             return pack_bf16(self.model)  # weights prepacked for oneDNN on the CPU
+        if self.precision == "fp16":  # (CUDA only: see resolve_precision)
+            return copy.deepcopy(self.model).half().eval()
         return self.model
 
     @classmethod

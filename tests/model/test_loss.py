@@ -84,6 +84,23 @@ def test_rounding_rows_up_changes_neither_loss_nor_gradients():
         for g, ref in zip(grads, results[0][3]):
             torch.testing.assert_close(g, ref)
 
+def test_fp16_gradient_is_scaled_before_it_is_rounded_to_fp16():
+    """fp16 training multiplies the loss by a loss scale (2^16) in backward: the gradient must
+    reach fp16 only after that, or its small entries (softmax / 1,000 tokens) flush to zero
+    (and the scale itself, 65,536, is above fp16's largest number)."""
+    torch.manual_seed(2)
+    base = torch.randn(30, 500) * 4
+    gold = torch.randint(0, 500, (30,))
+    logits = base.half().requires_grad_()
+    loss, _ = SmoothedCrossEntropy.apply(logits, gold, 0.0, 1 / 1000)
+    (loss * 2.0**16).backward()
+    assert logits.grad.dtype == torch.float16 and torch.isfinite(logits.grad).all()
+    ref = base.half().double().requires_grad_()
+    (reference(ref, gold, 0.0)[0] * 2.0**16 / 1000).backward()
+    small = ref.grad.abs() < 2.0**-25 * 2**16  # under half of fp16's smallest before scaling
+    assert small.sum() > 100 and (logits.grad[small] != 0).float().mean() > 0.9
+    torch.testing.assert_close(logits.grad.double(), ref.grad, rtol=2e-3, atol=1e-6)
+
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
 @pytest.mark.parametrize("scale", [1.0, 1 / 37, 2.5, 0.0])

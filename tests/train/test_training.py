@@ -58,7 +58,23 @@ def _final_weights(run_dir):
     return read_tensors(latest_checkpoint(run_dir / "checkpoints") / "model.safetensors")
 
 
-@pytest.mark.parametrize("extra", [[], ["model.decoder.input_feeding=true", "train.scheduled_sampling=0.3"]])
+def test_loss_scaling_leaves_fp32_training_unchanged_and_is_checkpointed(tmp_path):
+    """fp16's loss scaling, switched on for fp32: every gradient is scaled by 2^16 and back,
+    exactly, so the weights match an unscaled run bit for bit."""
+    common = ["train.max_steps=15", "train.val_every=15", "model.encoder.dropout=0.2"]
+    train(tiny_config(tmp_path / "data", common), tmp_path / "plain")
+    train(tiny_config(tmp_path / "data", [*common, "train.loss_scaling=true"]), tmp_path / "scaled")
+    plain, scaled = _final_weights(tmp_path / "plain"), _final_weights(tmp_path / "scaled")
+    assert all(torch.equal(plain[k], scaled[k]) for k in plain)
+    state = lambda run: json.loads(  # noqa: E731
+        (latest_checkpoint(run / "checkpoints") / "trainer_state.json").read_text())["loss_scaler"]
+    assert state(tmp_path / "plain") == {}
+    assert state(tmp_path / "scaled")["scale"] == 2.0**16
+    assert state(tmp_path / "scaled")["_growth_tracker"] == 15
+
+
+@pytest.mark.parametrize("extra", [[], ["model.decoder.input_feeding=true", "train.scheduled_sampling=0.3",
+                                        "train.loss_scaling=true"]])
 def test_resume_continues_with_the_same_data_order(tmp_path, extra):
     common = ["train.val_every=10", "model.encoder.dropout=0.2", "model.decoder.dropout=0.2",
               "train.schedule.patience=0", "train.batch_size=8", *extra]
@@ -72,6 +88,9 @@ def test_resume_continues_with_the_same_data_order(tmp_path, extra):
     resumed = Trainer(cfg_full, tmp_path / "half", resume=True).run()
     assert resumed.progress.step == 40
     full, half = _final_weights(tmp_path / "full"), _final_weights(tmp_path / "half")
+    scaler = lambda run: json.loads(  # noqa: E731 (the fp16 loss scale and its growth count)
+        (latest_checkpoint(run / "checkpoints") / "trainer_state.json").read_text())["loss_scaler"]
+    assert scaler(tmp_path / "full") == scaler(tmp_path / "half")
     assert full.keys() == half.keys()
     for key in full:
         assert torch.equal(full[key], half[key]), key

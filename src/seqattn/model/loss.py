@@ -26,7 +26,7 @@ class SmoothedCrossEntropy(torch.autograd.Function):
     logits).
 
     loss = (1 - eps) * NLL + eps * (cross-entropy against the uniform distribution).
-    Softmax statistics are always computed in fp32, also for bf16 logits. Rows past
+    Softmax statistics are always computed in fp32, also for bf16 or fp16 logits. Rows past
     `tokens` are padding: they add nothing to the loss and get a zero gradient. The scale
     (e.g. 1 / tokens in the batch) is applied while the gradient is written, so a backward
     pass from the returned loss itself only hands that gradient on, with no extra pass over
@@ -39,7 +39,11 @@ class SmoothedCrossEntropy(torch.autograd.Function):
             raise ValueError(f"loss scale must be a number >= 0, got {scale}")
         n, vocab = gold.numel(), logits.size(1)  # rows past n are padding
         need_grad = ctx.needs_input_grad[0]
-        grad = logits.new_empty(logits.shape) if need_grad else None
+        # fp16's range is too small for a gradient not yet multiplied by the loss scale (it
+        # comes in backward): kept in fp32 until then; bf16 has fp32's range
+        ctx.dtype = logits.dtype
+        grad_dtype = torch.float32 if logits.dtype == torch.float16 else logits.dtype
+        grad = logits.new_empty(logits.shape, dtype=grad_dtype) if need_grad else None
         if need_grad:
             grad[n:].zero_()
         stats = torch.float64 if logits.dtype == torch.float64 else torch.float32
@@ -72,7 +76,7 @@ class SmoothedCrossEntropy(torch.autograd.Function):
         (grad,) = ctx.saved_tensors
         if not grad_loss.eq(1).all():  # backward from the returned loss itself: nothing to scale
             grad = grad * grad_loss.to(grad.dtype)
-        return grad, None, None, None
+        return grad.to(ctx.dtype), None, None, None
 
 
 def sequence_cross_entropy(attentional: torch.Tensor, tgt_out: torch.Tensor,

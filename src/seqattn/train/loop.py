@@ -33,7 +33,7 @@ from seqattn.model.seq2seq import Seq2Seq
 from seqattn.runtime import autocast, resolve_device, resolve_precision, set_threads, tune_allocator
 from seqattn.train.checkpoint import restore_latest, save_checkpoint
 from seqattn.train.distributed import STOP_LIMIT, STOP_SIGNAL, Distributed, NullMetrics
-from seqattn.train.gradients import total_norm
+from seqattn.train.gradients import Updater
 from seqattn.train.logs import start_logging, stop_logging
 from seqattn.train.metrics import MetricsLog
 from seqattn.train.schedule import Schedule
@@ -92,6 +92,9 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr, betas=t.betas,
                                           weight_decay=t.weight_decay, fused=True)  # one kernel
         self.schedule = Schedule(t.schedule, t.lr, t.max_steps)
+        scaling = t.loss_scaling if t.loss_scaling is not None else self.precision == "fp16"
+        self.updater = Updater(self.model.parameters(), self.optimizer, t.clip_norm, scaling,
+                               self.device.type)
         self.progress = Progress()
         restored = None
         if self.resume:
@@ -100,6 +103,7 @@ class Trainer:
             ckpt, state = restored
             self.schedule.load_state_dict(state["schedule"])
             self.progress = Progress(**state["progress"])
+            self.updater.load_state_dict(state.get("loss_scaler"))
             self.dist.restore_rng(state.get("rank_rng"), t.seed, self.progress.step)
             log.info("resumed from %s (step %d, epoch %d)", ckpt.name, self.progress.step,
                      self.progress.epoch)
@@ -127,10 +131,13 @@ class Trainer:
         return (d / JOINT_FILE).is_file() or ((d / SRC_FILE).is_file() and (d / TGT_FILE).is_file())
 
     # ------------------------------------------------------------------ steps
-    def _train_step(self, batch_ids: list[int], n_total: int, weight: float = 1.0) -> tuple[float, int]:
-        """One update. The loss is divided by `n_total`, the step's target tokens over all
-        ranks, so data-parallel steps equal one step on the combined batch; `weight` 0 makes
-        a rank with no batch left in the epoch take part without contributing."""
+    def _train_step(self, batch_ids: list[int], n_total: int, weight: float = 1.0
+                    ) -> tuple[float | None, int]:
+        """One update -> (mean NLL per token, target tokens). NaN: the loss or the gradients
+        were not finite, no update; None: the fp16 loss scale was too high and has been
+        lowered, no update. The loss is divided by `n_total`, the step's target tokens over
+        all ranks, so data-parallel steps equal one step on the combined batch; `weight` 0
+        makes a rank with no batch left in the epoch take part without contributing."""
         t = self.cfg.train
         batch = make_batch(*self.data.train.pairs(batch_ids), batch_ids).to(self.device)
         self.model.train()
@@ -140,18 +147,10 @@ class Trainer:
                 attentional, batch.tgt_out, self.model.decoder.output, t.label_smoothing, PAD_ID,
                 row_multiple=64 if self.precision == "bf16" else 1,
                 scale=weight * self.dist.world_size / n_total)
-        self.optimizer.zero_grad(set_to_none=True)
         if not torch.isfinite(loss) and not self.dist.enabled:  # (all ranks must run backward)
             return math.nan, n
-        loss.backward()
-        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
-        norm = float(total_norm(grads))
-        if not math.isfinite(norm):  # overflow in the backward pass (on any rank): skip the update
-            self.optimizer.zero_grad(set_to_none=True)
-            return math.nan, n
-        if norm > t.clip_norm:  # (scaling 12M gradients by 1 cost 1-1.7 ms a step)
-            torch.nn.utils.clip_grads_with_norm_(grads, t.clip_norm, torch.tensor(norm), foreach=True)
-        self.optimizer.step()
+        if not math.isfinite(self.updater.step(loss)):  # overflow (on any rank): no update
+            return (None if self.updater.lowered_scale else math.nan), n
         return float(nll) / n, n
 
     def _dev_subset(self) -> EncodedSplit:
@@ -217,7 +216,7 @@ class Trainer:
         if not self.dist.is_main:
             return
         state = {"step": self.progress.step, "progress": asdict(self.progress),
-                 "schedule": self.schedule.state_dict()}
+                 "schedule": self.schedule.state_dict(), "loss_scaler": self.updater.state_dict()}
         if self.dist.enabled:
             state.update(world_size=self.dist.world_size, rank_rng=rank_rng)
         save_checkpoint(self.run_dir / "checkpoints", self.model, self.optimizer, state,
@@ -286,7 +285,10 @@ class Trainer:
                 p.step += 1
                 p.elapsed_s += time.perf_counter() - started
                 window_tokens += n_total
-                if math.isnan(loss):
+                if loss is None:
+                    log.info("step %d: fp16 gradients overflowed; loss scale lowered to %g, "
+                             "step skipped", p.step, self.updater.lowered_scale)
+                elif math.isnan(loss):
                     p.nonfinite += 1
                     log.warning("step %d: non-finite loss, step skipped", p.step)
                     if p.nonfinite >= MAX_NONFINITE:
