@@ -27,9 +27,8 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     """bf16 or fp16 autocast when asked for, else a no-op."""
-    if precision in ("bf16", "fp16"):
-        return torch.autocast(device.type, dtype=HALF_TYPES[precision])
-    return contextlib.nullcontext()
+    dtype = HALF_TYPES.get(precision)
+    return torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
 
 
 def set_threads(n: int | None) -> None:

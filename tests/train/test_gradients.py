@@ -82,7 +82,7 @@ def test_overflow_skips_the_update_and_halves_the_scale():
     adam_steps = [s["step"].item() for s in opt.state.values()]
     _poison_once(model[0].weight)
     assert not math.isfinite(updater.step(_loss(model, 1)))
-    assert updater.lowered_scale == 2.0**15 == updater.loss_scale
+    assert updater.lowered_scale == 2.0**15 == updater.state_dict()["scale"]
     assert all(torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))
     assert [s["step"].item() for s in opt.state.values()] == adam_steps  # Adam did not move
     assert math.isfinite(updater.step(_loss(model, 2))) and updater.lowered_scale is None

@@ -56,10 +56,6 @@ class Updater:
         self.scaler = torch.amp.GradScaler(device_type) if loss_scaling else None
         self.lowered_scale: float | None = None  # after an update skipped for the scale
 
-    @property
-    def loss_scale(self) -> float | None:
-        return self.scaler.get_scale() if self.scaler is not None else None
-
     def step(self, loss: torch.Tensor) -> float:
         """Backward from `loss` (0-dim) and update. Returns the gradient norm before
         clipping; when it is not finite no update is made. Then `lowered_scale` is the new,
