@@ -36,6 +36,9 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import write_json  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "multi30k_deen.yaml"
 
@@ -203,8 +206,7 @@ def main() -> None:
     if args.json:
         meta = {"cpus": os.cpu_count(), "python": platform.python_version(), "steps": args.steps,
                 "date": time.strftime("%Y-%m-%d")}
-        Path(args.json).write_text(json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
-        print(f"wrote {args.json}")
+        write_json(args.json, {"meta": meta, "results": results})
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, data_dir, peak_rss_mb, table, write_json  # noqa: E402
+from _common import REPO, data_dir, peak_rss_mb, print_environment, table, write_json  # noqa: E402
 
 
 def main() -> None:
@@ -35,10 +35,13 @@ def main() -> None:
     from seqattn.config import load_config
     from seqattn.data.corpus import read_lines
     from seqattn.evaluate import text_scores
+    from seqattn.precision import decide
     from seqattn.train import train
     from seqattn.translator import Translator
 
     data = data_dir(a.data)
+    env = print_environment()
+    decided = decide(a.precision, "cpu", "train").name
     run = Path(a.out or REPO / "runs" / f"budget-{a.minutes:g}m-{a.precision}")
     if run.exists() and any(run.iterdir()):  # training would resume it: not a fresh budget
         sys.exit(f"{run} already holds a run; remove it or give --out NEW_DIR")
@@ -61,7 +64,7 @@ def main() -> None:
     greedy = text_scores([t.text for t in Translator.load(run, device="cpu", precision=a.precision).translate(
         src, beam=1, batch_size=64)], ref)
     info = json.loads((run / "results.json").read_text(encoding="utf-8"))
-    out = {"minutes": a.minutes, "precision": a.precision, "run": str(run),
+    out = {"minutes": a.minutes, "precision": a.precision, "decided_precision": decided, "run": str(run),
            "steps": result.progress.step, "best_step": result.progress.best_step,
            "train_seconds": round(result.progress.elapsed_s, 1), "wall_seconds": round(wall, 1),
            "test_bleu_beam5": round(result.test.bleu, 2), "test_chrf_beam5": round(result.test.chrf, 2),
@@ -69,10 +72,10 @@ def main() -> None:
            "peak_rss_mb": round(peak_rss_mb(), 1), "stop_reason": info["stop_reason"]}
     print(table([[c["step"], f"{c['train_minutes']:.1f}", f"{c['dev_bleu']:.2f}"] for c in curve],
                 ["step", "train min", "dev BLEU (greedy)"]))
-    print(f"test_2016_flickr after {a.minutes:g} min ({out['steps']} steps, {a.precision}): "
+    print(f"test_2016_flickr after {a.minutes:g} min ({out['steps']} steps, {decided}): "
           f"BLEU beam 5 {out['test_bleu_beam5']:.2f}, greedy {out['test_bleu_greedy']:.2f}; "
           f"wall {wall / 60:.1f} min; peak RSS {out['peak_rss_mb']:.0f} MB")
-    write_json(a.json, out)
+    write_json(a.json, {**out, "environment": env})
 
 
 if __name__ == "__main__":

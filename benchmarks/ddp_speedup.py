@@ -24,6 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import write_json  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 COMMON = ["data.test=null", "train.val_every=1000000000", "train.val_max_sentences=50", "train.heatmaps=0",
           "train.samples=[]", "train.log_every=20", "train.max_minutes=null",
@@ -65,8 +68,7 @@ def main() -> None:
         meta = {"cpus": os.cpu_count(), "python": platform.python_version(),
                 "date": time.strftime("%Y-%m-%d")}
         payload = {"meta": meta, "overrides": args.overrides, "one": one, "two": two, "speedup": speedup}
-        Path(args.json).write_text(json.dumps(payload, indent=1) + "\n")
-        print(f"wrote {args.json}")
+        write_json(args.json, payload)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import data_dir, peak_rss_mb, table, write_json  # noqa: E402
+from _common import data_dir, peak_rss_mb, print_environment, table, write_json  # noqa: E402
 
 MODES = {"fp32": {"precision": "fp32"}, "bf16": {"precision": "bf16"}, "int8": {"quantize": "int8"}}
 SEARCHES = {"greedy": 1, "beam5": 5}
@@ -45,8 +45,14 @@ def main() -> None:
     data = data_dir(a.data)
     src = read_lines(str(data / "test_2016_flickr.de.gz"))
     ref = read_lines(str(data / "test_2016_flickr.en.gz"))
+    env = print_environment()
     result: dict = {search: {} for search in SEARCHES}
-    for mode in a.modes.split(","):
+    modes = a.modes.split(",")
+    if "bf16" in modes and not env["bf16"]["native"]:
+        print(f"skipping mode bf16: not native on this CPU ({env['bf16']['detail']})", flush=True)
+        modes.remove("bf16")
+        result["skipped"] = {"bf16": env["bf16"]["detail"]}
+    for mode in modes:
         for search, beam in SEARCHES.items():
             translator = Translator.load(a.run, device="cpu", **MODES[mode])
             times, outputs = [], None
@@ -66,13 +72,13 @@ def main() -> None:
             print(f"{search} {mode}: {result[search][mode]}", flush=True)
     rows = [[s, m, f"{r['seconds']:.2f}", f"{r['warm_seconds']:.2f}", f"{r['sentences_per_s']:.0f}",
              f"{r['tokens_per_s']:.0f}", f"{r['bleu']:.2f}"]
-            for s, by_mode in result.items() for m, r in by_mode.items()]
+            for s in SEARCHES for m, r in result[s].items()]
     print(table(rows, ["search", "mode", "seconds", "warm s", "sent/s", "tok/s", "BLEU"]))
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
     result["threads"] = torch.get_num_threads()
     result["sentences"] = len(src)
     print(f"peak RSS {result['peak_rss_mb']:.0f} MB; {result['threads']} threads")
-    write_json(a.json, result)
+    write_json(a.json, {**result, "environment": env})
 
 
 if __name__ == "__main__":

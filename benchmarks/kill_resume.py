@@ -19,7 +19,6 @@ seed. Trials cycle through four kinds of moment, each at a random point:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -29,6 +28,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import write_json  # noqa: E402
 
 PHASES = ("timer", "step", "validation", "checkpoint")
 WORDS = "alpha beta gamma delta omega sigma kappa theta zeta lambda".split()
@@ -294,12 +296,12 @@ def main(argv: list[str] | None = None) -> int:
         if a.json:
             import torch
 
-            Path(a.json).write_text(json.dumps({
+            write_json(a.json, {
                 "matched": matched, "trials": len(rows), "steps": a.steps, "val_every": val_every,
                 "seed": a.seed, "reference_seconds": round(ref["seconds"], 2),
                 "tensors_compared": len(reference),
                 "torch": torch.__version__, "python": platform.python_version(),
-                "machine": platform.machine(), "rows": rows}, indent=1), encoding="utf-8")
+                "machine": platform.machine(), "rows": rows})
     return 0 if matched == len(rows) else 1
 
 

@@ -72,7 +72,7 @@ def main() -> None:
         trainer.run()
         done.set()
         thread.join()
-        precision = trainer.precision
+        precision = trainer.precision.name
 
     stretches: dict[int, float] = {}
     for s in samples:

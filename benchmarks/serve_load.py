@@ -26,6 +26,9 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import write_json  # noqa: E402
+
 HOST = "127.0.0.1"
 MAX_CLIENTS, MAX_SECONDS = 500, 120
 SENTENCES = [
@@ -240,8 +243,7 @@ def main(argv: list[str] | None = None) -> int:
               "sentences": len(sentences), "cpu_count": os.cpu_count(), "python": platform.python_version(),
               "machine": platform.platform(), "results": rows}
     if a.json:
-        Path(a.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {a.json}", file=sys.stderr)
+        write_json(a.json, report)
     return 0
 
 

@@ -4,7 +4,9 @@ Runs the real training loop (`seqattn.train.train`) for a fixed number of steps 
 reads the target-token rate of every logged window from the run's metrics.csv, and reports
 the median over the windows after warm-up. In the same process it times a large matrix
 product in fp32 and bf16, the hardware's practical ceiling, and converts tokens/s into
-model GFLOP/s from an analytic FLOP count of the configuration.
+model GFLOP/s from an analytic FLOP count of the configuration. Where bf16 is not native
+(the precision probe says so: no bf16 LSTM, or bf16 products slower than fp32), the bf16
+mode and the bf16 ceiling are skipped, and the output says why.
 
     python benchmarks/train_speed.py --data ../shared/data/multi30k --json train_speed.json
 """
@@ -20,7 +22,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, data_dir, matmul_gflops, peak_rss_mb, table, write_json  # noqa: E402
+from _common import (  # noqa: E402
+    REPO,
+    data_dir,
+    matmul_gflops,
+    peak_rss_mb,
+    print_environment,
+    table,
+    write_json,
+)
 
 MODES = {  # name -> config overrides
     "fp32": ["train.precision=fp32"],
@@ -103,12 +113,26 @@ def main() -> None:
     if a.threads:
         torch.set_num_threads(a.threads)
     data = data_dir(a.data)
-    peak = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
-    print(f"matmul 2048^3: fp32 {peak['fp32']:.0f} GFLOP/s, bf16 {peak['bf16']:.0f} GFLOP/s "
-          f"({torch.get_num_threads()} threads)", flush=True)
+    names = a.modes.split(",")
+    unknown = [n for n in names if n not in MODES]
+    if unknown:
+        sys.exit(f"unknown mode(s) {', '.join(unknown)} (choose from {', '.join(MODES)})")
+    env = print_environment()
+    skipped = {}
+    if not env["bf16"]["native"]:
+        why = f"bf16 is not native on this CPU ({env['bf16']['detail']})"
+        skipped = {n: why for n in names if "train.precision=bf16" in MODES[n]}
+        for n in skipped:
+            print(f"skipping mode {n}: {why}", flush=True)
+        names = [n for n in names if n not in skipped]
+    peak = {"fp32": matmul_gflops(torch.float32)}
+    if env["bf16"]["native"]:
+        peak["bf16"] = matmul_gflops(torch.bfloat16)
+    print("matmul 2048^3: " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peak.items())
+          + f" ({torch.get_num_threads()} threads)", flush=True)
     modes, lengths = {}, None
     with tempfile.TemporaryDirectory() as tmp:
-        for name in a.modes.split(","):
+        for name in names:
             r = train_mode(name, MODES[name], data, a.steps, a.warmup, Path(tmp))
             if lengths is None:
                 lengths = corpus_lengths(r["run"], data)
@@ -127,12 +151,13 @@ def main() -> None:
              f"{m['model_gflops_per_s']:.0f}", f"{m['percent_of_matmul_peak']:.0f}%"]
             for n, m in modes.items()]
     print(table(rows, ["mode", "tokens/s (median)", "range", "model GFLOP/s", "of matmul peak"]))
-    result = {"modes": modes, "matmul_gflops": {k: round(v, 1) for k, v in peak.items()},
+    result = {"modes": modes, "skipped": skipped,
+              "matmul_gflops": {k: round(v, 1) for k, v in peak.items()},
               "peak_rss_mb": round(peak_rss_mb(), 1), "steps": a.steps, "warmup": a.warmup,
               "threads": torch.get_num_threads(),
               "src_tokens_per_tgt_token": round(lengths[0], 3) if lengths else None}
     print(f"peak RSS {result['peak_rss_mb']:.0f} MB")
-    write_json(a.json, result)
+    write_json(a.json, {**result, "environment": env})
 
 
 if __name__ == "__main__":

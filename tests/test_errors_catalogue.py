@@ -23,7 +23,9 @@ import pytest
 import torch
 import yaml
 
+from seqattn import precision
 from seqattn.cli import main
+from seqattn.precision import Bf16Support
 from tests.conftest import REPO, tiny_tree
 from tests.train.runs import one_thread  # noqa: F401 (a fixture)
 
@@ -39,6 +41,11 @@ class Case:
     setup: Callable[[Path], None] | None = None
     stdin: bytes | None = None
     resumes: str | None = None  # run (in the world) whose train.log may record the failed attempt
+    bf16: Bf16Support | None = None  # what the precision probe finds on this imagined machine
+
+
+NO_BF16 = Bf16Support(trains=False, decodes=False, native=False,
+                      detail="oneDNN has no bf16 LSTM kernel for this CPU (imagined by the test)")
 
 
 def _tree(w: Path) -> dict:
@@ -198,6 +205,14 @@ CASES = [
          "model.encoder.dropout: Input should be less than 1"),
     Case("config-fp16-on-cpu", ["train", "{w}/good.yaml", "train.precision=fp16", "train.device=cpu"],
          "precision fp16 runs on CUDA only"),
+    Case("config-bf16-unsupported", ["train", "{w}/good.yaml", "train.precision=bf16", "train.device=cpu",
+                                     "--out", "{w}/new-run"],
+         "precision bf16: this CPU cannot run bf16 training", bf16=NO_BF16),
+    Case("cli-translate-bf16-unsupported", ["translate", "{w}/run", "--precision", "bf16"],
+         "precision bf16: this CPU cannot run bf16 decoding", stdin=b"alpha\n", bf16=NO_BF16),
+    Case("cli-evaluate-bf16-unsupported", ["evaluate", "{w}/run", "--src", "{w}/data/test.src", "--ref",
+                                           "{w}/data/test.tgt", "--precision", "bf16"],
+         "precision bf16: this CPU cannot run bf16 decoding", bf16=NO_BF16),
     Case("config-both-layouts", _train("both"), "give either 'tsv' or 'src'+'tgt', not both",
          _config("both", _set("data.train.tsv", "x.tsv"))),
     Case("config-same-tsv-columns", _train("cols"), "src_column and tgt_column must differ",
@@ -305,6 +320,8 @@ def test_bad_input_gets_one_clear_line(case, world, capsys, monkeypatch):
     monkeypatch.chdir(world)
     if case.setup is not None:
         case.setup(world)
+    if case.bf16 is not None:
+        monkeypatch.setattr(precision, "probe_bf16", lambda device: case.bf16)
     argv = [a.replace("{w}", str(world)) for a in case.argv]
     log = world / case.resumes / "train.log" if case.resumes else None
     old_log = log.read_text() if log else ""

@@ -15,7 +15,7 @@ from seqattn.data.subword import PAD_ID
 from seqattn.errors import SeqattnError
 from seqattn.model.loss import sequence_cross_entropy
 from seqattn.model.seq2seq import Seq2Seq
-from seqattn.runtime import autocast
+from seqattn.precision import Precision
 from seqattn.translator import Translator
 
 
@@ -45,14 +45,16 @@ def text_scores(hypotheses: Sequence[str], references: Sequence[str]) -> Scores:
 
 @torch.no_grad()
 def perplexity(model: Seq2Seq, src_ids: Sequence[Sequence[int]], tgt_ids: Sequence[Sequence[int]],
-               batch_size: int = 64, precision: str = "fp32") -> tuple[float, float]:
-    """Teacher-forced NLL per target token and its exponent (perplexity)."""
+               batch_size: int = 64, precision: Precision | None = None) -> tuple[float, float]:
+    """Teacher-forced NLL per target token and its exponent (perplexity); `precision` gives
+    the autocast (default: fp32)."""
     device = next(model.parameters()).device
+    precision = precision or Precision("fp32", device)
     order = sorted(range(len(src_ids)), key=lambda i: len(src_ids[i]))
     was_training = model.training
     model.eval()
     total, tokens = 0.0, 0
-    with autocast(device, precision):
+    with precision.autocast():
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             b = make_batch([src_ids[i] for i in idx], [tgt_ids[i] for i in idx], idx).to(device)
@@ -82,5 +84,5 @@ def evaluate_files(translator: Translator, src_file: str, ref_file: str,
     tgt_ids = sub.encode_tgt([references[i] for i in keep])
     if keep:
         scores.loss, scores.ppl = perplexity(translator.model, src_ids, tgt_ids,
-                                             translator.cfg.decode.batch_size, translator.precision)
+                                             translator.cfg.decode.batch_size, translator.policy)
     return scores, outputs

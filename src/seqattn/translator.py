@@ -18,7 +18,8 @@ from seqattn.errors import SeqattnError
 from seqattn.model.packed import pack_bf16
 from seqattn.model.quantize import quantize_int8
 from seqattn.model.seq2seq import Seq2Seq
-from seqattn.runtime import resolve_device, resolve_precision
+from seqattn.precision import Precision, decide, int8_engine
+from seqattn.runtime import resolve_device
 from seqattn.search import Hypothesis, beam_search, greedy_search
 from seqattn.weights import BEST_WEIGHTS, load_weights
 
@@ -64,26 +65,38 @@ class Translation:
 class Translator:
     """A model, its subwords and its decoding defaults.
 
-    `precision` 'bf16' decodes with a bf16 copy of the weights (no per-step casts), 'fp16'
-    (CUDA only) with an fp16 copy, 'auto' picks bf16 where the hardware runs it natively;
+    `precision` (a name, or a `Precision` decided for decoding): 'bf16' decodes with a bf16
+    copy of the weights (no per-step casts), 'fp16' (CUDA only) with an fp16 copy, 'auto'
+    picks bf16 where the hardware runs it natively (see `seqattn.precision`);
     `quantize='int8'` decodes with int8 Linear/LSTM weights (CPU). `model` itself is never
     changed: the copy is made per call, or once after `freeze()` when the weights will not
     change again (loaded runs).
     """
 
     def __init__(self, model: Seq2Seq, subwords: Subwords, cfg: Config,
-                 device: torch.device | None = None, precision: str = "fp32",
+                 device: torch.device | None = None, precision: str | Precision = "fp32",
                  quantize: str | None = None):
         self.device = device or next(model.parameters()).device
         self.model = model.to(self.device).eval()
         self.subwords, self.cfg = subwords, cfg
-        self.precision = resolve_precision(precision, self.device)
         if quantize not in (None, "int8"):
             raise SeqattnError(f"unknown quantization '{quantize}' (use int8)")
         if quantize == "int8" and self.device.type != "cpu":
             raise SeqattnError("--quantize int8 runs on the CPU only (use --device cpu)")
+        if quantize == "int8" and int8_engine() is None:
+            raise SeqattnError("--quantize int8: this PyTorch build has no quantized CPU engine "
+                               "(fbgemm, x86, qnnpack or onednn); decode with --precision fp32")
         self.quantize = quantize
+        if isinstance(precision, Precision):
+            self.policy = precision
+        else:  # int8 replaces the precision: nothing to probe or refuse
+            self.policy = decide("fp32" if quantize else precision, self.device, "decode")
         self._frozen: Seq2Seq | None = None
+
+    @property
+    def precision(self) -> str:
+        """The decided precision's name: 'fp32', 'bf16' or 'fp16'."""
+        return self.policy.name
 
     def freeze(self) -> Translator:
         """Build the decoding copy of the weights once; later changes to `model` are not seen."""
@@ -95,16 +108,24 @@ class Translator:
             return self._frozen
         if self.quantize == "int8":
             return quantize_int8(self.model)
-        if self.precision == "bf16":
+        dtype = self.policy.decoding_dtype
+        if dtype == torch.bfloat16:
             return pack_bf16(self.model)  # weights prepacked for oneDNN on the CPU
-        if self.precision == "fp16":  # (CUDA only: see resolve_precision)
-            return copy.deepcopy(self.model).half().eval()
+        if dtype is not None:
+            return copy.deepcopy(self.model).to(dtype).eval()
         return self.model
 
     @classmethod
     def load(cls, run_dir: str | Path, device: str = "auto", weights: str = BEST_WEIGHTS,
-             precision: str = "fp32", quantize: str | None = None) -> Translator:
+             precision: str | Precision = "fp32", quantize: str | None = None) -> Translator:
+        """Load a run directory's config, subwords and `weights` for decoding. The device and
+        precision are checked first, so a request the hardware cannot serve fails at once."""
         run_dir = Path(run_dir)
+        if quantize == "int8" and device == "auto":
+            device = "cpu"  # int8 kernels are CPU kernels
+        where = resolve_device(device)
+        if isinstance(precision, str) and not quantize:
+            precision = decide(precision, where, "decode")
         if not run_dir.is_dir():
             raise SeqattnError(f"{run_dir}: run directory not found")
         if not (run_dir / "config.yaml").is_file():
@@ -116,9 +137,7 @@ class Translator:
         if not path.is_file():
             raise SeqattnError(f"{path}: no weights yet (has the run validated once?)")
         load_weights(model, path)
-        if quantize == "int8" and device == "auto":
-            device = "cpu"  # int8 kernels are CPU kernels
-        return cls(model, subwords, cfg, resolve_device(device), precision, quantize).freeze()
+        return cls(model, subwords, cfg, where, precision, quantize).freeze()
 
     def decode_ids(self, src_ids: Sequence[Sequence[int]], beam: int, n_best: int = 1,
                    batch_size: int | None = None, length_penalty: float | None = None
@@ -136,7 +155,7 @@ class Translator:
         batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
         self.model.eval()
         model = self._decoding_model()
-        rows = 8 if self.precision == "bf16" and self.quantize is None else 1  # few bf16 shapes
+        rows = self.policy.decode_row_multiple  # few bf16 shapes
 
         def decode(idx: list[int]) -> list[list[Hypothesis]]:
             with torch.inference_mode():  # thread-local: entered in each worker

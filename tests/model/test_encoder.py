@@ -9,6 +9,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from seqattn.config import EncoderConfig
 from seqattn.model.encoder import Encoder
 
+from ..capabilities import bf16_training
+
 
 def packed_reference(enc: Encoder, src: torch.Tensor, lengths: torch.Tensor):
     """What torch's packed-sequence RNN gives: states, final h, final c (merged directions)."""
@@ -51,6 +53,7 @@ def test_equals_packed_sequences_in_value_and_gradient(rnn, layers, bidirectiona
         torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
 
 
+@bf16_training
 @pytest.mark.parametrize("lengths", [(5, 5, 5), (6, 5, 3, 6)])
 def test_bf16_close_to_packed_fp32(lengths):
     enc = make_encoder("lstm", 1, True).float()

@@ -30,7 +30,8 @@ from seqattn.errors import SeqattnError
 from seqattn.evaluate import Scores, perplexity, text_scores
 from seqattn.model.loss import sequence_cross_entropy
 from seqattn.model.seq2seq import Seq2Seq
-from seqattn.runtime import autocast, resolve_device, resolve_precision, set_threads, tune_allocator
+from seqattn.precision import decide
+from seqattn.runtime import resolve_device, set_threads, tune_allocator
 from seqattn.train.checkpoint import restore_latest, save_checkpoint
 from seqattn.train.distributed import STOP_LIMIT, STOP_SIGNAL, Distributed, NullMetrics
 from seqattn.train.gradients import Updater
@@ -74,7 +75,7 @@ class Trainer:
                  device: str | None = None):
         self.cfg, self.run_dir, self.resume = cfg, Path(run_dir), resume
         self.device = resolve_device(device or cfg.train.device)
-        self.precision = resolve_precision(cfg.train.precision, self.device)  # 'auto' resolved
+        self.precision = decide(cfg.train.precision, self.device, "train")  # before any file is written
         self._signal: str | None = None
         self.dist = Distributed.from_env()
         self.stream: Path | None = None  # prepared data to stream from, or None: in memory
@@ -92,7 +93,7 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr, betas=t.betas,
                                           weight_decay=t.weight_decay, fused=True)  # one kernel
         self.schedule = Schedule(t.schedule, t.lr, t.max_steps)
-        scaling = t.loss_scaling if t.loss_scaling is not None else self.precision == "fp16"
+        scaling = t.loss_scaling if t.loss_scaling is not None else self.precision.loss_scaling
         self.updater = Updater(self.model.parameters(), self.optimizer, t.clip_norm, scaling,
                                self.device.type)
         self.progress = Progress()
@@ -141,11 +142,11 @@ class Trainer:
         t = self.cfg.train
         batch = make_batch(*self.data.train.pairs(batch_ids), batch_ids).to(self.device)
         self.model.train()
-        with autocast(self.device, self.precision):
+        with self.precision.autocast():
             attentional, _ = self.net(batch.src, batch.src_lengths, batch.tgt_in, t.scheduled_sampling)
             loss, nll, n = sequence_cross_entropy(  # scaled: DDP averages over ranks
                 attentional, batch.tgt_out, self.model.decoder.output, t.label_smoothing, PAD_ID,
-                row_multiple=64 if self.precision == "bf16" else 1,
+                row_multiple=self.precision.train_row_multiple,
                 scale=weight * self.dist.world_size / n_total)
         if not torch.isfinite(loss) and not self.dist.enabled:  # (all ranks must run backward)
             return math.nan, n
