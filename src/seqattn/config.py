@@ -159,7 +159,7 @@ class TrainConfig(_Strict):
     keep_checkpoints: int = Field(2, ge=1)
     log_every: int = Field(100, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # auto: bf16 where the hardware has it
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # auto: bf16 where native (precision.py)
     loss_scaling: bool | None = Field(None, description="dynamic loss scaling (default: for fp16 only)")
     num_threads: int | None = Field(None, ge=1)
     samples: list[str] = Field(default_factory=list, description="sentences translated at the end")
