@@ -3,7 +3,7 @@
 Times, at the row counts training sees (a batch of 64 sentences has about 1,000 target
 tokens), the products behind the reference output layer (512 -> 8,000):
   * input gradient: autograd's `grad @ W` against two products over halves of the columns
-    (`seqattn.model.projection`), each with 1 and 2 threads, to show whether a product
+    (`seqattn.model.kernels.projection`), each with 1 and 2 threads, to show whether a product
     uses the second thread;
   * weight gradient, converted to fp32: autograd's `grad^T @ hidden` then the cast, against
     `hidden^T @ grad` transposed during the cast;
@@ -33,7 +33,7 @@ def main() -> None:
     import torch
     from torch import nn
 
-    from seqattn.model.projection import OutputProjection
+    from seqattn.model.kernels.projection import OutputProjection
 
     torch.manual_seed(0)
     layer = nn.Linear(512, 8000)

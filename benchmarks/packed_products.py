@@ -1,4 +1,4 @@
-"""bf16 decoding products with plain and prepacked weights (seqattn.model.packed), one core.
+"""bf16 decoding products with plain and prepacked weights (seqattn.model.kernels.packed), one core.
 
 Times the reference configuration's decoder products at the row counts decoding sees
 (64 = greedy on a full batch, 320 = beam 5): the output layer (512 -> 8,000), the LSTM gates
@@ -27,7 +27,7 @@ def main() -> None:
     import torch
     from torch import nn
 
-    from seqattn.model.packed import PackedLinear, PackedRNN, packing_works
+    from seqattn.model.kernels.packed import PackedLinear, PackedRNN, packing_works
 
     if not packing_works():
         sys.exit("bf16 weight packing is not available on this machine")

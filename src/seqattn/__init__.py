@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from seqattn.version import __version__
 
 
 def load(run_dir: str, device: str = "auto"):

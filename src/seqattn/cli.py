@@ -9,9 +9,10 @@ import traceback
 from importlib import resources
 from pathlib import Path
 
-from seqattn import __version__
 from seqattn.errors import SeqattnError
-from seqattn.serve.args import add_precision_arguments, add_serve_arguments
+from seqattn.flags import add_precision_arguments
+from seqattn.serve.args import add_serve_arguments
+from seqattn.version import __version__
 
 DEFAULT_CONFIG = "builtin default (Tatoeba Korean->English, bundled)"
 
@@ -114,7 +115,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_train(a: argparse.Namespace) -> int:
-    from seqattn.config import build_config, load_config, read_yaml
+    from seqattn.config import load_config
+    from seqattn.rundir import RunDir
     from seqattn.train import train
     from seqattn.train.distributed import env_rank, launch, launched_by_torchrun
 
@@ -133,19 +135,13 @@ def _cmd_train(a: argparse.Namespace) -> int:
     if a.resume:
         if config or a.out:
             raise SeqattnError("--resume continues a run with its own config; drop CONFIG/--out")
-        run_dir = Path(a.resume)
-        if not run_dir.is_dir():
-            raise SeqattnError(f"{run_dir}: run directory not found")
-        cfg_file = run_dir / "config.yaml"
-        if not cfg_file.is_file():
-            raise SeqattnError(f"{run_dir}: not a seqattn run directory (no config.yaml)")
-        cfg = build_config(read_yaml(cfg_file), overrides, source=str(cfg_file))
+        run = RunDir.open(a.resume)
+        run_dir, cfg = run.path, run.read_config(overrides)
     else:
         cfg = load_config(config or _default_config_path(), overrides)
         run_dir = Path(a.out) if a.out else Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        if main_rank and run_dir.exists() and any(run_dir.iterdir()):
-            raise SeqattnError(f"{run_dir}: already exists and is not empty "
-                               "(use --resume to continue it, or another --out)")
+        if main_rank:
+            RunDir(run_dir).check_new()
     if a.nproc is not None and a.nproc > 1:  # rank 0 of the launched processes prints
         where = ["--resume", str(run_dir)] if a.resume else [*positional, "--out", str(run_dir)]
         device = ["--device", a.device] if a.device else []
@@ -162,6 +158,10 @@ def _cmd_train(a: argparse.Namespace) -> int:
         print(f"test (beam {cfg.decode.beam}): {result.test.line()}")
         print(f"  {result.test.bleu_signature}")
         print(f"  {result.test.chrf_signature}")
+    if result.examples:
+        print(f"test sentences ({len(result.examples)} of {result.test.sentences}, evenly spread):")
+        for e in result.examples:
+            print(f"  {e.source}\n    reference: {e.reference}\n    seqattn:   {e.output}")
     if result.samples:
         print("samples:")
         for s in result.samples:

@@ -164,12 +164,17 @@ class TrainConfig(_Strict):
     num_threads: int | None = Field(None, ge=1)
     samples: list[str] = Field(default_factory=list, description="sentences translated at the end")
     heatmaps: int = Field(3, ge=0, description="dev sentences drawn at each validation")
+    test_examples: int = Field(5, ge=0, description="test sentences shown with their references at the end")
     dist_timeout_minutes: float = Field(30, gt=0, description="how long a process waits for the others")
+
+    @property
+    def schedule_end(self) -> int | None:
+        """The step a decaying schedule ends at: `schedule.total_steps`, else `max_steps`."""
+        return self.schedule.total_steps or self.max_steps
 
     @model_validator(mode="after")
     def _schedule_has_an_end(self) -> TrainConfig:
-        if self.schedule.type == "warmup_cosine" and self.schedule.total_steps is None \
-                and self.max_steps is None:
+        if self.schedule.type == "warmup_cosine" and self.schedule_end is None:
             raise ValueError("schedule.type 'warmup_cosine' needs train.schedule.total_steps "
                              "or train.max_steps (the steps to decay over)")
         return self

@@ -53,8 +53,8 @@ def rows_to_keep(alive: torch.Tensor, multiple: int = 1) -> torch.Tensor | None:
 class LogSoftmax:
     """Log-probabilities over the vocabulary in fp32, written into buffers kept across steps.
 
-    A fresh (rows, vocab) fp32 result every step (10 MB for beam 5 x 64 sentences x 8,000
-    pieces, plus as much for the bf16 -> fp32 copy) made glibc map, unmap and page-fault that
+    A fresh (rows, vocab) fp32 result every step (beam 5 x 64 sentences x 8,000 pieces is
+    10 MB, plus as much for the bf16 -> fp32 copy) made glibc map, unmap and page-fault that
     memory at every step; reusing two buffers sized for the first (largest) step avoids it.
     """
 

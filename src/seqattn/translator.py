@@ -11,17 +11,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqattn.config import Config, build_config, read_yaml
+from seqattn.config import Config
 from seqattn.data.batching import make_batch
 from seqattn.data.subword import EOS_ID, SOS_ID, Subwords
 from seqattn.errors import SeqattnError
-from seqattn.model.packed import pack_bf16
-from seqattn.model.quantize import quantize_int8
+from seqattn.model.kernels.packed import pack_bf16
+from seqattn.model.kernels.quantize import quantize_int8
 from seqattn.model.seq2seq import Seq2Seq
 from seqattn.precision import Precision, decide, int8_engine
+from seqattn.rundir import WEIGHTS, RunDir
 from seqattn.runtime import resolve_device
 from seqattn.search import Hypothesis, beam_search, greedy_search
-from seqattn.weights import BEST_WEIGHTS, load_weights
+from seqattn.weights import load_weights
 
 MAX_SOURCE_TOKENS = 1000  # longer inputs are cut (with a flag on the result)
 
@@ -116,24 +117,20 @@ class Translator:
         return self.model
 
     @classmethod
-    def load(cls, run_dir: str | Path, device: str = "auto", weights: str = BEST_WEIGHTS,
+    def load(cls, run_dir: str | Path, device: str = "auto", weights: str = WEIGHTS,
              precision: str | Precision = "fp32", quantize: str | None = None) -> Translator:
         """Load a run directory's config, subwords and `weights` for decoding. The device and
         precision are checked first, so a request the hardware cannot serve fails at once."""
-        run_dir = Path(run_dir)
         if quantize == "int8" and device == "auto":
             device = "cpu"  # int8 kernels are CPU kernels
         where = resolve_device(device)
         if isinstance(precision, str) and not quantize:
             precision = decide(precision, where, "decode")
-        if not run_dir.is_dir():
-            raise SeqattnError(f"{run_dir}: run directory not found")
-        if not (run_dir / "config.yaml").is_file():
-            raise SeqattnError(f"{run_dir}: not a seqattn run directory (no config.yaml)")
-        cfg = build_config(read_yaml(run_dir / "config.yaml"), source=str(run_dir / "config.yaml"))
-        subwords = Subwords.load(run_dir)
+        run = RunDir.open(run_dir)
+        cfg = run.read_config()
+        subwords = Subwords.load(run.path)
         model = Seq2Seq(cfg.model, subwords.src_vocab_size, subwords.tgt_vocab_size)
-        path = run_dir / weights
+        path = run.path / weights
         if not path.is_file():
             raise SeqattnError(f"{path}: no weights yet (has the run validated once?)")
         load_weights(model, path)

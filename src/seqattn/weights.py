@@ -17,11 +17,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from seqattn import __version__
 from seqattn.atomic import atomic_write_bytes
 from seqattn.errors import SeqattnError
+from seqattn.version import __version__
 
-BEST_WEIGHTS = "model.safetensors"
 WEIGHTS_FORMAT = "1"  # bump when the meaning of saved tensors changes
 
 

@@ -52,6 +52,22 @@ def test_scores_follow_their_definitions():
     torch.testing.assert_close(general(q, general.project_keys(h)), q @ (h @ W.T).transpose(1, 2))
 
 
+def test_additive_score_is_v_tanh_of_projected_query_plus_key():
+    """score(s_t, h_j) = v^T tanh(W_q s_t + b_q + W_k h_j), computed here one pair at a time."""
+    torch.manual_seed(3)
+    q, h = torch.randn(2, 3, 4), torch.randn(2, 5, 6)  # (batch, tgt_len, dec), (batch, src_len, enc)
+    additive = make_attention(AttentionConfig(type="additive", additive_size=7), 6, 4).score
+    got = additive(q, additive.project_keys(h))
+    W_q, b_q = additive.query_proj.weight, additive.query_proj.bias
+    W_k, v = additive.key_proj.weight, additive.v.weight[0]
+    want = torch.empty(2, 3, 5)
+    for b in range(2):
+        for t in range(3):
+            for j in range(5):
+                want[b, t, j] = v @ torch.tanh(W_q @ q[b, t] + b_q + W_k @ h[b, j])
+    torch.testing.assert_close(got, want)
+
+
 def test_none_has_no_attention():
     assert make_attention(AttentionConfig(type="none"), 4, 4) is None
 
@@ -59,7 +75,7 @@ def test_none_has_no_attention():
 def test_cpu_products_run_in_fp32_with_and_without_gradients(monkeypatch):
     """On the CPU, attention products of bf16 inputs run as exact fp32 products (no oneDNN
     bf16 kernel per shape), under autocast or not, and gradients reach the bf16 inputs."""
-    from seqattn.model.attention import bmm
+    from seqattn.model.kernels.products import bmm
 
     seen = []
     real_bmm = torch.bmm

@@ -3,7 +3,7 @@ import itertools
 import pytest
 import torch
 
-from seqattn.model.encoder import reverse_padded
+from seqattn.model.kernels.rnn import reverse_padded
 
 from .helpers import VARIANTS, padded_batch, tiny_model
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import pytest
 import torch
 
 from seqattn.config import Config
-from tests.conftest import REPO, tiny_config
+from tests.conftest import tiny_config
 
 # dropout, scheduled sampling and a plateau schedule: everything resume has to restore
 RELIABILITY = ["train.max_steps=30", "train.val_every=10", "train.heatmaps=0", "train.batch_size=8",
@@ -42,14 +40,10 @@ def reliability_config(folder: Path, extra: list[str] = ()) -> Config:
 
 
 def kill_resume_module():
-    """benchmarks/kill_resume.py, imported (the tests reuse its kill hooks and comparisons)."""
-    name = "kill_resume_benchmark"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / "kill_resume.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    """benchmarks/kill_resume.py (the tests reuse its kill hooks and comparisons)."""
+    from benchmarks import kill_resume
+
+    return kill_resume
 
 
 def final_tensors(run_dir: Path) -> dict:

@@ -17,7 +17,7 @@ class FullDisk:
 
 
 def test_full_disk_warns_once_and_keeps_logging_to_the_terminal(tmp_path, capsys):
-    handlers = start_logging(tmp_path)
+    handlers = start_logging(tmp_path / "train.log")
     try:
         log.info("first line")
         handlers[0].stream = FullDisk()
@@ -38,7 +38,7 @@ def test_tensorboard_on_a_full_disk_is_switched_off_with_one_warning(tmp_path, m
 
     from seqattn.train.metrics import MetricsLog
 
-    metrics = MetricsLog(tmp_path)
+    metrics = MetricsLog(tmp_path / "metrics.csv", tmp_path / "tensorboard")
     metrics.add(1, "train", loss=2.0)
     metrics.tb.flush()  # written while the disk had room
 

@@ -19,8 +19,8 @@ import torch
 from seqattn.cli import main
 from seqattn.config import dump_config
 from seqattn.errors import SeqattnError
+from seqattn.model import loss as loss_module
 from seqattn.train import Trainer, train
-from seqattn.train import loop as loop_module
 from seqattn.train.checkpoint import LATEST, latest_checkpoint, save_checkpoint
 from seqattn.weights import read_tensors
 from tests.train.runs import (  # noqa: F401 (one_thread is a fixture)
@@ -164,7 +164,7 @@ class _InfGrad(torch.autograd.Function):
 
 
 def _poison_losses(monkeypatch, nan_calls=(), inf_grad_calls=(), always=False):
-    real = loop_module.sequence_cross_entropy
+    real = loss_module.sequence_cross_entropy
     calls = {"n": 0}
 
     def poisoned(attentional, *args, **kwargs):
@@ -176,7 +176,7 @@ def _poison_losses(monkeypatch, nan_calls=(), inf_grad_calls=(), always=False):
             loss = loss * float("nan")
         return loss, nll, n
 
-    monkeypatch.setattr(loop_module, "sequence_cross_entropy", poisoned)
+    monkeypatch.setattr(loss_module, "sequence_cross_entropy", poisoned)  # (what training calls)
 
 
 def test_non_finite_loss_or_gradient_skips_the_step(reference, tmp_path, monkeypatch):

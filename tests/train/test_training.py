@@ -1,3 +1,4 @@
+import csv
 import json
 
 import pytest
@@ -35,7 +36,18 @@ def test_run_directory_is_self_contained(trained_run):
     assert {p.name for p in ckpt.iterdir()} == {"model.safetensors", "optimizer.safetensors",
                                                 "trainer_state.json"}
     results = json.loads((trained_run / "results.json").read_text())
-    assert results["progress"]["step"] == 40 and results["test"]["bleu"] >= 0
+    test = results["test"]
+    assert results["progress"]["step"] == 40 and test["sentences"] == 20
+    assert test["ppl"] < 60  # better than a uniform guess over the 60 subwords after 40 steps
+    rows = list(csv.DictReader((trained_run / "metrics.csv").read_text().splitlines()))
+    (test_row,) = [r for r in rows if r["split"] == "test"]
+    assert float(test_row["ppl"]) == pytest.approx(test["ppl"], rel=1e-5)
+    assert float(test_row["bleu"]) == pytest.approx(test["bleu"], abs=1e-4)
+    sources = (trained_run.parent / "data" / "test.src").read_text().splitlines()
+    references = (trained_run.parent / "data" / "test.tgt").read_text().splitlines()
+    examples = results["test_examples"]
+    assert [(e["source"], e["reference"]) for e in examples] == [
+        (sources[i], references[i]) for i in (0, 4, 8, 12, 16)]  # 5, evenly spread over 20
     assert "alpha beta gamma" in results["samples"]
     header = (trained_run / "metrics.csv").read_text().splitlines()[0]
     assert header.startswith("step,split,loss,ppl,bleu,chrf")

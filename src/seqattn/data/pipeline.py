@@ -113,13 +113,14 @@ def _corpus_bytes(spec: CorpusSpec) -> int:
     return sum(p.stat().st_size for p in paths if p.is_file())
 
 
-def stream_folder(cfg: DataConfig, run_dir: Path) -> Path | None:
+def stream_folder(cfg: DataConfig, default: Path) -> Path | None:
     """Where prepared data is streamed from, or None to train from memory: `data.prepared`
-    when set, else RUN_DIR/prepared when the training files exceed `data.stream_above_mb`."""
+    when set, else `default` (the run's prepared/) when the training files exceed
+    `data.stream_above_mb`."""
     if cfg.prepared is not None:
         return Path(cfg.prepared).expanduser()
     if cfg.stream_above_mb is not None and _corpus_bytes(cfg.train) > cfg.stream_above_mb * 1e6:
-        return run_dir / "prepared"
+        return default
     return None
 
 

@@ -12,10 +12,10 @@ import sentencepiece as spm
 from seqattn.atomic import atomic_write_bytes
 from seqattn.config import SubwordConfig
 from seqattn.errors import SeqattnError
+from seqattn.rundir import SPM_JOINT, SPM_SRC, SPM_TGT
 
 PAD_ID, UNK_ID, SOS_ID, EOS_ID = 0, 1, 2, 3
 SPECIALS = {"pad_id": PAD_ID, "unk_id": UNK_ID, "bos_id": SOS_ID, "eos_id": EOS_ID}
-JOINT_FILE, SRC_FILE, TGT_FILE = "spm.model", "spm.src.model", "spm.tgt.model"
 
 
 def _train_one(texts: Sequence[str], cfg: SubwordConfig, seed: int) -> bytes:
@@ -67,19 +67,19 @@ class Subwords:
         folder = Path(folder)
         src_blob, tgt_blob = self._blobs
         if self.joint:
-            atomic_write_bytes(folder / JOINT_FILE, src_blob)
+            atomic_write_bytes(folder / SPM_JOINT, src_blob)
         else:
-            atomic_write_bytes(folder / SRC_FILE, src_blob)
-            atomic_write_bytes(folder / TGT_FILE, tgt_blob)
+            atomic_write_bytes(folder / SPM_SRC, src_blob)
+            atomic_write_bytes(folder / SPM_TGT, tgt_blob)
 
     @classmethod
     def load(cls, folder: str | Path) -> Subwords:
         folder = Path(folder)
-        if (folder / JOINT_FILE).is_file():
-            return cls((folder / JOINT_FILE).read_bytes())
-        if (folder / SRC_FILE).is_file() and (folder / TGT_FILE).is_file():
-            return cls((folder / SRC_FILE).read_bytes(), (folder / TGT_FILE).read_bytes())
-        raise SeqattnError(f"{folder}: no SentencePiece model ({JOINT_FILE} or {SRC_FILE}+{TGT_FILE})")
+        if (folder / SPM_JOINT).is_file():
+            return cls((folder / SPM_JOINT).read_bytes())
+        if (folder / SPM_SRC).is_file() and (folder / SPM_TGT).is_file():
+            return cls((folder / SPM_SRC).read_bytes(), (folder / SPM_TGT).read_bytes())
+        raise SeqattnError(f"{folder}: no SentencePiece model ({SPM_JOINT} or {SPM_SRC}+{SPM_TGT})")
 
     @property
     def src_vocab_size(self) -> int:

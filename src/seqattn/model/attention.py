@@ -17,23 +17,7 @@ import torch
 from torch import nn
 
 from seqattn.config import AttentionConfig
-
-
-def bmm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Batched matrix product (batch, n, k) x (batch, k, m) -> (batch, n, m).
-
-    On the CPU it runs, and returns, fp32 whatever the inputs' precision. oneDNN compiles a
-    bf16 kernel for each new shape (~7 ms with gradients, 0.2 ms without) and every batch
-    brings new shapes: a (target length, source length) pair in training, a (live rows,
-    source length) pair at each decoding step. These products are under 1% of the FLOPs of
-    the reference configuration, and at decoding sizes (64 rows x 512 against 12-30 source
-    positions) MKL's fp32 product is as fast as the bf16 one. Elsewhere it is `torch.bmm`
-    in b's dtype.
-    """
-    if a.device.type != "cpu":
-        return torch.bmm(a.to(b.dtype), b)
-    with torch.autocast("cpu", enabled=False):
-        return torch.bmm(a.float(), b.float())
+from seqattn.model.kernels.products import bmm
 
 
 class Score(nn.Module):

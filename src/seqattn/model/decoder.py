@@ -16,9 +16,9 @@ from torch import nn
 
 from seqattn.config import AttentionConfig, DecoderConfig
 from seqattn.model.attention import make_attention
-from seqattn.model.dropout import Dropout
-
-RNNState = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+from seqattn.model.kernels.dropout import Dropout
+from seqattn.model.kernels.products import decoding_memory
+from seqattn.model.kernels.rnn import RNNState, make_rnn
 
 
 def select_rows(state: RNNState, index: torch.Tensor) -> RNNState:
@@ -81,10 +81,8 @@ class Decoder(nn.Module):
         self.input_feeding = cfg.input_feeding
         self.embedding = nn.Embedding(vocab_size, cfg.emb_size, padding_idx=pad_id)
         self.dropout = Dropout(cfg.dropout)
-        rnn = nn.LSTM if cfg.rnn == "lstm" else nn.GRU
         input_size = cfg.emb_size + (cfg.hidden_size if cfg.input_feeding else 0)
-        self.rnn = rnn(input_size, cfg.hidden_size, cfg.layers, batch_first=True,
-                       dropout=cfg.dropout if cfg.layers > 1 else 0.0)
+        self.rnn = make_rnn(cfg.rnn, input_size, cfg.hidden_size, cfg.layers, dropout=cfg.dropout)
         self.attention = make_attention(attn_cfg, enc_size, cfg.hidden_size)
         self.combine = (nn.Linear(cfg.hidden_size + enc_size, cfg.hidden_size, bias=False)
                         if self.attention is not None else None)
@@ -94,15 +92,11 @@ class Decoder(nn.Module):
         self.trace: list[StepTrace] | None = None  # set to [] to record steps
 
     def memory(self, states: torch.Tensor, mask: torch.Tensor) -> Memory:
-        """Encoder states (batch, src_len, enc_hidden) and their mask -> the decoder's memory.
-
-        Decoding on the CPU keeps keys and values in fp32: the attention products run in
-        fp32 there (`attention.bmm`), so a bf16 memory would be converted at every step.
-        """
+        """Encoder states h_j (batch, src_len, enc_hidden) and their mask -> the decoder's
+        memory: the values, and the keys projected once per sentence."""
         keys = self.attention.project_keys(states) if self.attention is not None else None
-        if keys is not None and not self.training and states.device.type == "cpu":
-            keys, states = keys.float(), states.float()
-        return Memory(states, keys, mask)
+        keys, values = decoding_memory(keys, states, self.training)
+        return Memory(values, keys, mask)
 
     def _attend(self, query: torch.Tensor, memory: Memory) -> tuple[torch.Tensor, torch.Tensor | None]:
         """query s: (batch, steps, hidden) -> attentional hidden (batch, steps, hidden), weights."""
@@ -121,42 +115,12 @@ class Decoder(nn.Module):
             self.trace.append(StepTrace(query, scores, weights, attention_value, attentional))
         return attentional, weights
 
-    def _rnn_step(self, x: torch.Tensor, hidden: RNNState) -> tuple[torch.Tensor, RNNState]:
-        """One time step of the stacked RNN with its own weights, as cell ops.
-
-        x (batch, input) -> top output (batch, hidden), new state (layers, batch, hidden).
-        Same maths as `self.rnn` on a length-1 sequence, but a plain cell call per layer
-        avoids the fused-RNN kernel's per-call weight preparation, which dominates at
-        sequence length 1 (decoding, input feeding).
-        """
-        rnn, lstm = self.rnn, isinstance(self.rnn, nn.LSTM)
-        if hasattr(rnn, "step"):  # prepacked bf16 cells (model/packed.py)
-            return rnn.step(x, hidden)
-        if not isinstance(rnn, (nn.LSTM, nn.GRU)):  # e.g. an int8-quantized RNN: its own call
-            output, hidden = rnn(x.unsqueeze(1), hidden)
-            return output[:, 0], hidden
-        h_all, c_all = (hidden if lstm else (hidden, None))
-        new_h, new_c = [], []
-        for layer in range(rnn.num_layers):
-            if layer > 0 and self.training and rnn.dropout > 0:
-                x = nn.functional.dropout(x, rnn.dropout, True)
-            w = [getattr(rnn, f"{n}_l{layer}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-            if lstm:
-                h, c = torch.lstm_cell(x, (h_all[layer], c_all[layer]), *w)
-                new_c.append(c)
-            else:
-                h = torch.gru_cell(x, h_all[layer], *w)
-            new_h.append(h)
-            x = h
-        h_stack = torch.stack(new_h)
-        return x, ((h_stack, torch.stack(new_c)) if lstm else h_stack)
-
     def _step(self, embedded: torch.Tensor, state: DecoderState, memory: Memory):
         """embedded (batch, 1, emb) -> attentional (batch, 1, hidden), new state, weights."""
         x = embedded[:, 0]
         if self.input_feeding:
             x = torch.cat([x, state.feed], dim=-1)  # (batch, emb + hidden)
-        output, hidden = self._rnn_step(x, state.hidden)
+        output, hidden = self.rnn.step(x, state.hidden)
         query = output.unsqueeze(1)  # (batch, 1, hidden)
         attentional, weights = self._attend(query, memory)
         feed = attentional[:, 0] if self.input_feeding else None
@@ -172,7 +136,7 @@ class Decoder(nn.Module):
         (dropout applied; feed it to `logits`), weights (batch, tgt_len, src_len) or None."""
         embedded = self.dropout(self.embedding(tgt_in))  # (batch, tgt_len, emb)
         if not self.input_feeding and sample_prob == 0.0:
-            query, _ = self.rnn(embedded, state.hidden)  # all steps in one call
+            query, _ = self.rnn.run(embedded, None, state.hidden)  # all steps in one call
             attentional, weights = self._attend(query, memory)
             return self.dropout(attentional), weights
         outputs, all_weights = [], []

@@ -1,82 +1,15 @@
-"""Token-level cross-entropy for teacher-forced outputs, computed on non-pad positions only.
+"""The training loss: cross-entropy of the next target token, on real (non-pad) positions.
 
-The loss over the vocabulary is the single most expensive elementwise work of a training
-step (tokens x vocab, e.g. 1,000 x 8,000 per batch). `SmoothedCrossEntropy` computes it in
-one pass over blocks of rows small enough to stay in cache: the gradient of label-smoothed
-cross-entropy with respect to the logits is `softmax(logits) - q` (q = the smoothed target
-distribution), so the forward pass writes it once, already multiplied by the loss scale,
-and the backward pass hands it on, instead of autograd replaying log-softmax, gather and
-mean backwards over the full matrix.
+With label smoothing eps, the target distribution puts 1 - eps on the gold token and
+spreads eps evenly over the vocabulary; the loss is the cross-entropy against it.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from seqattn.model.projection import project
-
-CHUNK_ROWS = 64  # 64 x 8,000 fp32 = 2 MB: one block of rows fits in a core's L2 cache
-
-
-class SmoothedCrossEntropy(torch.autograd.Function):
-    """logits (rows, vocab) any float dtype, gold (tokens,) with tokens <= rows, scale s ->
-    (s x loss summed over tokens, NLL summed over tokens), scalars in fp32 (or fp64 for fp64
-    logits).
-
-    loss = (1 - eps) * NLL + eps * (cross-entropy against the uniform distribution).
-    Softmax statistics are always computed in fp32, also for bf16 or fp16 logits. Rows past
-    `tokens` are padding: they add nothing to the loss and get a zero gradient. The scale
-    (e.g. 1 / tokens in the batch) is applied while the gradient is written, so a backward
-    pass from the returned loss itself only hands that gradient on, with no extra pass over
-    a (rows, vocab) matrix.
-    """
-
-    @staticmethod
-    def forward(ctx, logits: torch.Tensor, gold: torch.Tensor, eps: float, scale: float = 1.0):
-        if not scale >= 0.0:  # (also catches NaN)
-            raise ValueError(f"loss scale must be a number >= 0, got {scale}")
-        n, vocab = gold.numel(), logits.size(1)  # rows past n are padding
-        need_grad = ctx.needs_input_grad[0]
-        # fp16's range is too small for a gradient not yet multiplied by the loss scale (it
-        # comes in backward): kept in fp32 until then; bf16 has fp32's range
-        ctx.dtype = logits.dtype
-        grad_dtype = torch.float32 if logits.dtype == torch.float16 else logits.dtype
-        grad = logits.new_empty(logits.shape, dtype=grad_dtype) if need_grad else None
-        if need_grad:
-            grad[n:].zero_()
-        stats = torch.float64 if logits.dtype == torch.float64 else torch.float32
-        nll = logits.new_zeros((), dtype=stats)
-        uniform_ce = torch.zeros_like(nll)
-        # two (chunk, vocab) buffers reused by every block: the logits in the stats dtype
-        # and their log-softmax (fresh results per block cost as much as the arithmetic)
-        width = min(CHUNK_ROWS, max(n, 1))
-        as_stats = logits.new_empty((width, vocab), dtype=stats) if logits.dtype != stats else None
-        logp_buf = logits.new_empty((width, vocab), dtype=stats)
-        log_scale = math.log(scale) if scale > 0 else -math.inf
-        for start in range(0, n, CHUNK_ROWS):  # row blocks that stay in cache
-            rows = slice(start, min(start + CHUNK_ROWS, n))
-            k, g = rows.stop - start, gold[rows, None]  # g (chunk, 1)
-            x = logits[rows] if as_stats is None else as_stats[:k].copy_(logits[rows])
-            logp = torch.log_softmax(x, dim=-1, out=logp_buf[:k])  # (chunk, vocab)
-            nll -= logp.gather(1, g).sum()
-            uniform_ce -= logp.sum() / vocab
-            if need_grad:  # d (s loss) / d logits = s (softmax - q), q = (1-eps) one-hot + eps/V
-                p = (logp.add_(log_scale) if scale != 1.0 else logp).exp_()  # s softmax
-                p.scatter_add_(1, g, p.new_full(g.shape, scale * (eps - 1.0)))
-                grad[rows].copy_(p.sub_(scale * eps / vocab))
-        if need_grad:
-            ctx.save_for_backward(grad)
-        loss = nll.clone() if eps == 0.0 else (1.0 - eps) * nll + eps * uniform_ce
-        return loss * scale, nll
-
-    @staticmethod
-    def backward(ctx, grad_loss: torch.Tensor, _grad_nll: torch.Tensor):
-        (grad,) = ctx.saved_tensors
-        if not grad_loss.eq(1).all():  # backward from the returned loss itself: nothing to scale
-            grad = grad * grad_loss.to(grad.dtype)
-        return grad.to(ctx.dtype), None, None, None
+from seqattn.model.kernels.loss import smoothed_cross_entropy
+from seqattn.model.kernels.projection import project
 
 
 def sequence_cross_entropy(attentional: torch.Tensor, tgt_out: torch.Tensor,
@@ -89,8 +22,8 @@ def sequence_cross_entropy(attentional: torch.Tensor, tgt_out: torch.Tensor,
     The output layer runs only on real (non-pad) positions, which saves its cost on padding.
     `row_multiple` > 1 rounds the number of rows it sees up to a multiple (repeating a real
     row, which gets no gradient): oneDNN compiles one bf16 matmul kernel per shape, and
-    without rounding nearly every batch has a new token count, costing a fresh compile
-    (~10-20 ms) for each of the three output-layer matmuls of a step.
+    without rounding nearly every batch would bring a new token count, so a fresh compile
+    for each of the three output-layer products of a step (`Precision.train_row_multiple`).
     """
     flat_keep = (tgt_out != pad_id).reshape(-1)
     rows = flat_keep.nonzero().squeeze(1)  # (tokens,) positions of real tokens
@@ -100,5 +33,24 @@ def sequence_cross_entropy(attentional: torch.Tensor, tgt_out: torch.Tensor,
         rows = torch.cat([rows, rows[:1].expand(extra)])
     hidden = attentional.reshape(-1, attentional.size(-1)).index_select(0, rows)  # (rows, hidden)
     logits = project(hidden, output_layer)  # (rows, vocab)
-    loss, nll = SmoothedCrossEntropy.apply(logits, gold, float(label_smoothing), float(scale))
+    loss, nll = smoothed_cross_entropy(logits, gold, float(label_smoothing), float(scale))
     return loss, nll.detach(), int(gold.numel())
+
+
+class TeacherForcedLoss(torch.nn.Module):
+    """The model and its loss as one module: a batch in, the loss out. This is what a
+    training step calls (and what DistributedDataParallel wraps, output layer included)."""
+
+    def __init__(self, model: torch.nn.Module, label_smoothing: float, pad_id: int = 0):
+        super().__init__()
+        self.model, self.label_smoothing, self.pad_id = model, label_smoothing, pad_id
+
+    def forward(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor,
+                tgt_out: torch.Tensor, sample_prob: float = 0.0, row_multiple: int = 1,
+                scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """src (batch, src_len), tgt_in / tgt_out (batch, tgt_len): the target without its
+        last and without its first token -> `sequence_cross_entropy`'s (loss x scale, NLL,
+        tokens)."""
+        attentional, _ = self.model(src, src_lengths, tgt_in, sample_prob)
+        return sequence_cross_entropy(attentional, tgt_out, self.model.decoder.output,
+                                      self.label_smoothing, self.pad_id, row_multiple, scale)

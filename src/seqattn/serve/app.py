@@ -22,7 +22,6 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from seqattn import __version__
 from seqattn.errors import SeqattnError
 from seqattn.serve.batcher import QueueFull, ShuttingDown
 from seqattn.serve.registry import ModelSlot, load_translators, make_slots, name_translators
@@ -37,6 +36,7 @@ from seqattn.serve.schemas import (
 )
 from seqattn.serve.validation import EXAMPLE, describe_validation_errors
 from seqattn.translator import Translator
+from seqattn.version import __version__
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("seqattn.serve")

@@ -21,6 +21,7 @@ import torch
 from seqattn.atomic import atomic_write_bytes, atomic_write_text
 from seqattn.config import Config, build_config
 from seqattn.model.seq2seq import Seq2Seq
+from seqattn.rundir import RunDir
 from seqattn.train import train
 from seqattn.translator import Translator
 
@@ -119,7 +120,7 @@ def _train_one(tree: dict, arm: Arm, seed: int, out: Path) -> float:
     cfg = build_config(tree, [*arm.overrides, f"train.seed={seed}"])
     run_dir = _run_dir(out, arm, seed)
     train(cfg, run_dir)
-    rows = list(csv.DictReader(io.StringIO((run_dir / "metrics.csv").read_text())))
+    rows = list(csv.DictReader(io.StringIO(RunDir(run_dir).metrics.read_text())))
     speeds = [float(r["tokens_per_s"]) for r in rows if r.get("tokens_per_s")]
     return statistics.median(speeds) if speeds else 0.0
 

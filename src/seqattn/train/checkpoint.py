@@ -22,9 +22,9 @@ from typing import Any
 
 import torch
 
-from seqattn import __version__
 from seqattn.atomic import atomic_write_bytes, atomic_write_text, fsync_dir, make_dirs, remove_stale_temps
 from seqattn.errors import SeqattnError
+from seqattn.version import __version__
 from seqattn.weights import load_weights, read_tensors, save_weights, sha256, tensors_to_bytes
 
 log = logging.getLogger("seqattn")

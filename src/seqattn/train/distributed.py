@@ -182,19 +182,6 @@ class Distributed:
             self.seed(seed, step)
 
 
-class NullMetrics:
-    """Stands in for `MetricsLog` on ranks other than 0, which write nothing."""
-
-    def add(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def add_image(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def launch(nproc: int, argv: list[str]) -> None:
     """Run `seqattn ARGV` as `nproc` processes on this machine through torchrun
     (torch.distributed.run, standalone rendezvous); raises SeqattnError when one fails."""

@@ -39,10 +39,10 @@ class _RunLogFile(logging.FileHandler):
                    "the rest of this run is logged to the terminal only", file=sys.stderr)
 
 
-def start_logging(run_dir: Path) -> list[logging.Handler]:
-    """Send the `seqattn` logger's INFO lines to run_dir/train.log and the terminal."""
+def start_logging(log_file: Path) -> list[logging.Handler]:
+    """Send the `seqattn` logger's INFO lines to `log_file` (the run's train.log) and the terminal."""
     fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
-    handlers: list[logging.Handler] = [_RunLogFile(run_dir / "train.log"), _TqdmHandler()]
+    handlers: list[logging.Handler] = [_RunLogFile(log_file), _TqdmHandler()]
     for h in handlers:
         h.setFormatter(fmt)
         log.addHandler(h)

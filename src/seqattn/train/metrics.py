@@ -12,6 +12,7 @@ import io
 import logging
 import threading
 from pathlib import Path
+from typing import Any
 
 from seqattn.atomic import atomic_write_text
 
@@ -21,8 +22,10 @@ FIELDS = ["step", "split", "loss", "ppl", "bleu", "chrf", "lr", "tokens_per_s", 
 
 
 class MetricsLog:
-    def __init__(self, run_dir: Path, resume_step: int | None = None, tensorboard: bool = True):
-        self.path = run_dir / "metrics.csv"
+    def __init__(self, path: Path, tensorboard_dir: Path | None, resume_step: int | None = None):
+        """Rows go to the CSV file `path`, scalars and images also to TensorBoard in
+        `tensorboard_dir` (None: no TensorBoard)."""
+        self.path = path
         self.rows: list[dict[str, str]] = []
         if resume_step is not None and self.path.is_file():
             with self.path.open(newline="", encoding="utf-8") as fh:
@@ -30,11 +33,11 @@ class MetricsLog:
                 self.rows = [r for r in csv.DictReader(fh)
                              if int(r["step"]) <= resume_step and r["split"] != "test"]
         self.tb = None
-        if tensorboard:
+        if tensorboard_dir is not None:
             from torch.utils.tensorboard import SummaryWriter
 
             purge = resume_step + 1 if resume_step is not None else None
-            self.tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge)
+            self.tb = SummaryWriter(str(tensorboard_dir), purge_step=purge)
             _quiet_writer_thread_errors()
 
     def add(self, step: int, split: str, **values: float | None) -> None:
@@ -92,3 +95,16 @@ def _quiet_writer_thread_errors() -> None:
 
     hook.seqattn_quiet = True  # type: ignore[attr-defined]
     threading.excepthook = hook
+
+
+class NullMetrics:
+    """Stands in for `MetricsLog` on ranks other than 0, which write nothing."""
+
+    def add(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def add_image(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -15,11 +15,11 @@ from seqattn.config import ScheduleConfig
 
 
 class Schedule:
-    def __init__(self, cfg: ScheduleConfig, base_lr: float, max_steps: int | None):
-        self.cfg, self.base_lr = cfg, base_lr
-        self.total = cfg.total_steps or max_steps
-        if cfg.type == "warmup_cosine" and self.total is None:
-            raise ValueError("warmup_cosine needs train.schedule.total_steps or train.max_steps")
+    """The learning rate of each step. `end`: the step a cosine decay reaches `min_lr` (the
+    config makes sure 'warmup_cosine' has one: `TrainConfig.schedule_end`)."""
+
+    def __init__(self, cfg: ScheduleConfig, base_lr: float, end: int | None):
+        self.cfg, self.base_lr, self.total = cfg, base_lr, end
         self.scale = 1.0  # plateau multiplier
         self.bad = 0  # validations without improvement (plateau)
 

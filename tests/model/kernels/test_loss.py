@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from seqattn.model.loss import SmoothedCrossEntropy, sequence_cross_entropy
+from seqattn.model.kernels.loss import SmoothedCrossEntropy
+from seqattn.model.loss import sequence_cross_entropy
 
 
 def reference(logits: torch.Tensor, gold: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,15 +1,13 @@
-"""Dropout with a cheaper mask: 15-bit random integers compared with a threshold.
+"""Dropout with a cheaper mask: 15-bit random integers compared with a threshold (switch
+`integer_dropout`; off, `torch.nn.functional.dropout`).
 
 Same definition as `torch.nn.Dropout` (zero each element with probability p, scale the rest
 by 1/(1-p), identity in eval mode), with p rounded to a multiple of 2^-15 (0.3 becomes
-0.299988). On the CPU PyTorch draws random numbers one at a time on one thread; a Bernoulli
-sample costs about 2.5x a uniform float, and a uniform float costs one 32-bit draw. Here
-each 32-bit draw gives two 15-bit numbers, and the mask is applied with one product in the
-input's dtype: forward + backward of a (64, 20, 512) dropout takes 1.7 ms instead of 3.3 ms
-(uniform floats) on 2 cores. The mask stays in integers until it becomes the input's dtype:
-comparisons that give bool tensors, and bool-to-float conversions, take 3-5x as long as the
-integer arithmetic here (a bf16 (64, 18, 512) dropout forward: 1.11 -> 0.77 ms, of which
-the draws are 0.46 ms). A training step of the reference model draws four such masks.
+0.299988). On the CPU PyTorch draws random numbers one at a time on one thread, and a
+Bernoulli sample costs several uniform draws. Here each 32-bit draw gives two 15-bit
+numbers, and the mask is applied with one product in the input's dtype. The mask stays in
+integers until it becomes the input's dtype: comparisons that give bool tensors, and
+bool-to-float conversions, cost several times the integer arithmetic on the CPUs measured.
 """
 
 from __future__ import annotations
@@ -18,6 +16,8 @@ import math
 
 import torch
 from torch import nn
+
+from seqattn.model.kernels import SWITCHES
 
 LEVELS = 1 << 15  # a mask element is a uniform integer in [0, LEVELS)
 
@@ -44,6 +44,8 @@ class Dropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
+        if not SWITCHES.integer_dropout:
+            return nn.functional.dropout(x, self.p, True)
         return x * keep_mask(x.shape, self.p, x.device).to(x.dtype).mul_(self.scale)
 
     def extra_repr(self) -> str:

@@ -1,15 +1,14 @@
-"""The output layer of bf16 training on the CPU, with its backward products laid out by hand.
+"""The output layer of bf16 training on the CPU, with its backward products laid out by hand
+(switch `split_output_products`).
 
 `logits = hidden @ W^T + b` is the largest product of a training step (reference model:
 about 1,000 rows x 512 -> 8,000 per batch), and its backward pass has two more of that size.
 Through autograd, oneDNN computes the input gradient `grad (rows, vocab) @ W (vocab, hidden)`
-on one of the two threads of this machine for up to about 1,300 rows: it takes as long with
-1 thread as with 2 (6.8 ms at 1,024 rows). Two products, each writing half of the hidden
-columns, use both threads (3.7 ms). The weight gradient is computed as `hidden^T @ grad` (a
-(hidden, vocab) result) and transposed while it is converted to the parameter's dtype, a
-conversion autograd makes anyway (5.4 vs 5.7 ms with the conversion). Forward + backward
-of the layer: 18.2 instead of 22.0 ms at 1,024 rows. `benchmarks/output_products.py`
-measures all of it on the machine at hand.
+on a single thread for row counts like these (on the 2-core CPUs measured). Two products,
+each writing half of the hidden columns, use both cores. The weight gradient is computed as
+`hidden^T @ grad` (a (hidden, vocab) result) and transposed while it is converted to the
+parameter's dtype, a conversion autograd makes anyway. `benchmarks/output_products.py`
+measures both layouts on the machine at hand.
 
 Same maths as `nn.Linear`; only the order of the additions inside each product changes.
 """
@@ -18,6 +17,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
+from seqattn.model.kernels import SWITCHES
 
 
 class OutputProjection(torch.autograd.Function):
@@ -51,13 +52,13 @@ class OutputProjection(torch.autograd.Function):
                 ctx.dtypes[0], memory_format=torch.contiguous_format)
         if ctx.needs_input_grad[2]:
             grad_bias = grad.sum(0).to(ctx.dtypes[1])  # (a bf16 sum accumulates in fp32; asking
-            # for an fp32 result takes a path 5x slower here)
+            # for an fp32 result takes a much slower path)
         return grad_hidden, grad_weight, grad_bias
 
 
 def project(hidden: torch.Tensor, layer: nn.Module) -> torch.Tensor:
     """layer(hidden) for hidden (rows, in); bf16 on the CPU goes through `OutputProjection`."""
-    if (isinstance(layer, nn.Linear) and hidden.dim() == 2 and hidden.dtype == torch.bfloat16
-            and hidden.device.type == "cpu" and torch.is_grad_enabled()):
+    if (SWITCHES.split_output_products and isinstance(layer, nn.Linear) and hidden.dim() == 2
+            and hidden.dtype == torch.bfloat16 and hidden.device.type == "cpu" and torch.is_grad_enabled()):
         return OutputProjection.apply(hidden, layer.weight, layer.bias)
     return layer(hidden)

@@ -4,11 +4,11 @@ import pytest
 import torch
 from torch import nn
 
-from seqattn.model import packed
-from seqattn.model.packed import PackedLinear, PackedRNN, pack_bf16, packing_works
+from seqattn.model.kernels import packed
+from seqattn.model.kernels.packed import PackedLinear, PackedRNN, pack_bf16, packing_works
 from seqattn.search import beam_search, greedy_search
 
-from .helpers import VARIANTS, padded_batch, tiny_model
+from ..helpers import VARIANTS, padded_batch, tiny_model
 
 needs_packing = pytest.mark.skipif(not packing_works(), reason="no oneDNN bf16 weight packing here")
 

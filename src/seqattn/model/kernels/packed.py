@@ -1,10 +1,10 @@
-"""A bf16 decoding copy of a model whose weights are prepacked for oneDNN (CPU inference).
+"""A bf16 decoding copy of a model whose weights are prepacked for oneDNN (CPU inference;
+switch `packed_decoding`).
 
 A plain bf16 matrix product on the CPU goes through oneDNN, which first reorders the weight
 matrix into its blocked layout, on every call. Decoding multiplies small batches (one row
 per live hypothesis) by the same weights hundreds of times, so that reorder is a large part
-of each product: for the reference output layer (512 x 8,000) and 64 rows it is about half
-(1.06 -> 0.53 ms on one core here, benchmarks/packed_products.py). Packing once, when the
+of each product (`benchmarks/packed_products.py` measures it). Packing once, when the
 decoding copy is made, removes it; the products, and so the outputs, are the same. The
 decoder's RNN cell is rebuilt from packed products plus its pointwise gates.
 
@@ -21,6 +21,8 @@ import copy
 
 import torch
 from torch import nn
+
+from seqattn.model.kernels import SWITCHES
 
 PACK_HINT_ROWS = 64  # the batch size oneDNN is told to expect; any row count works
 
@@ -49,12 +51,14 @@ class PackedLinear(nn.Module):
 
 
 class PackedRNN(nn.Module):
-    """A stacked LSTM/GRU whose one-step cells use prepacked weights.
+    """A stacked LSTM/GRU whose one-step cells use prepacked weights (the RNN-stack interface
+    of `rnn.py`).
 
     `step(x, hidden)`: x (batch, input) -> top output (batch, hidden), new state (layers,
     batch, hidden) [LSTM: (h, c)]. An LSTM layer is one product of [x, h] with [W_ih W_hh]
     and the two biases summed; a GRU layer needs its input and hidden products apart (the
-    reset gate scales the hidden one). `forward` (whole sequences) is the original module's.
+    reset gate scales the hidden one). `run` and `forward` (whole sequences) are the
+    original module's.
     """
 
     def __init__(self, rnn: nn.LSTM | nn.GRU):
@@ -74,6 +78,9 @@ class PackedRNN(nn.Module):
 
     def forward(self, x, hidden=None):
         return self.plain(x, hidden)
+
+    def run(self, x: torch.Tensor, lengths: torch.Tensor | None = None, hidden=None):
+        return self.plain.run(x, lengths, hidden)
 
     def step(self, x: torch.Tensor, hidden):
         h_all, c_all = hidden if self.lstm else (hidden, None)
@@ -116,7 +123,8 @@ def pack_bf16(model: nn.Module) -> nn.Module:
     """A bf16 copy of a CPU `model` in eval mode, with Linear layers and the decoder RNN's
     weights prepacked when `packing_works()`; `model` itself is unchanged."""
     decoding = copy.deepcopy(model).to(torch.bfloat16).eval()
-    if any(p.device.type != "cpu" for p in decoding.parameters()) or not packing_works():
+    if (not SWITCHES.packed_decoding or any(p.device.type != "cpu" for p in decoding.parameters())
+            or not packing_works()):
         return decoding
     for parent in list(decoding.modules()):
         for name, child in list(parent.named_children()):

@@ -4,7 +4,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqattn.model.projection import OutputProjection, project
+from seqattn.model.kernels.projection import OutputProjection, project
 
 
 def linear_and_grads(layer, hidden, grad_out, fn):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from seqattn.model.dropout import Dropout
+from seqattn.model.kernels.dropout import Dropout
 
 
 def test_drops_at_rate_p_and_keeps_the_mean():
@@ -40,7 +40,7 @@ def test_identity_in_eval_mode_and_at_zero_and_keeps_bf16():
 
 def test_mask_halves_are_independent_and_uniform():
     """Both 15-bit halves of a 32-bit draw drop at rate p, independently of each other."""
-    from seqattn.model.dropout import keep_mask
+    from seqattn.model.kernels.dropout import keep_mask
 
     torch.manual_seed(2)
     keep = keep_mask((400_000,), 0.3, "cpu")
@@ -55,7 +55,7 @@ def test_mask_halves_are_independent_and_uniform():
 
 def test_mask_is_bit_for_bit_the_threshold_comparison():
     """The integer arithmetic gives exactly `15-bit draw >= threshold`, also at the extremes."""
-    from seqattn.model.dropout import LEVELS, keep_mask
+    from seqattn.model.kernels.dropout import LEVELS, keep_mask
 
     for p in (1e-6, 2**-15, 0.3, 0.5, 1 - 2**-15):
         torch.manual_seed(3)

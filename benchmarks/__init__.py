@@ -1,0 +1,1 @@
+"""Benchmark scripts (run each as `python benchmarks/NAME.py`); importable for the tests that reuse them."""

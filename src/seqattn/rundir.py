@@ -1,0 +1,124 @@
+"""The run directory: its layout, and the one place that names, opens, checks and writes it.
+
+    RUN_DIR/
+      config.yaml            the resolved config (written first: a run killed during setup resumes)
+      spm.model              SentencePiece, joint; or spm.src.model + spm.tgt.model
+      model.safetensors      the best weights by the early-stopping metric
+      best.json              the step and dev scores of those weights
+      checkpoints/           the last and the previous: weights, optimizer, RNG, data position
+      metrics.csv            every logged training window, validation and the test scores
+      tensorboard/           the same scalars, and the attention heatmaps, for TensorBoard
+      train.log              the log of every session of the run
+      attention/step_N/      heatmaps of a few dev sentences at each validation
+      results.json           why training stopped, progress, test scores, sample translations
+      prepared/              training data encoded for streaming (large corpora only)
+
+Training, checkpoints, the translator, the CLI, the server and the studies all find these
+files through `RunDir`; no other module spells a file name of the run directory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from seqattn.atomic import atomic_write_text
+from seqattn.config import Config, build_config, dump_config, read_yaml
+from seqattn.errors import SeqattnError
+
+CONFIG = "config.yaml"
+WEIGHTS = "model.safetensors"
+SPM_JOINT, SPM_SRC, SPM_TGT = "spm.model", "spm.src.model", "spm.tgt.model"
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """A run directory at `path` (which may not exist yet)."""
+
+    path: Path
+
+    def __init__(self, path: str | Path):
+        object.__setattr__(self, "path", Path(path))
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    # ------------------------------------------------------------------ names
+    @property
+    def config(self) -> Path:
+        return self.path / CONFIG
+
+    @property
+    def weights(self) -> Path:
+        return self.path / WEIGHTS
+
+    @property
+    def best(self) -> Path:
+        return self.path / "best.json"
+
+    @property
+    def results(self) -> Path:
+        return self.path / "results.json"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / "metrics.csv"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.path / "tensorboard"
+
+    @property
+    def log(self) -> Path:
+        return self.path / "train.log"
+
+    @property
+    def prepared(self) -> Path:
+        return self.path / "prepared"
+
+    def attention(self, step: int) -> Path:
+        """The folder of the heatmaps drawn at validation step `step`."""
+        return self.path / "attention" / f"step_{step:08d}"
+
+    # ------------------------------------------------------------------ checks
+    @classmethod
+    def open(cls, path: str | Path) -> RunDir:
+        """An existing run directory; a `SeqattnError` when it is missing or not a run."""
+        run = cls(path)
+        if not run.path.is_dir():
+            raise SeqattnError(f"{run.path}: run directory not found")
+        if not run.config.is_file():
+            raise SeqattnError(f"{run.path}: not a seqattn run directory (no {CONFIG})")
+        return run
+
+    def check_new(self) -> None:
+        """A new run must not land in a directory that already holds something."""
+        if self.path.exists() and not self.path.is_dir():
+            raise SeqattnError(f"{self.path}: exists and is not a directory (give another --out)")
+        if self.path.is_dir() and any(self.path.iterdir()):
+            raise SeqattnError(f"{self.path}: already exists and is not empty "
+                               "(use --resume to continue it, or another --out)")
+
+    def has_subwords(self) -> bool:
+        """Whether the directory holds its complete SentencePiece model(s)."""
+        d = self.path
+        return (d / SPM_JOINT).is_file() or ((d / SPM_SRC).is_file() and (d / SPM_TGT).is_file())
+
+    # ------------------------------------------------------------------ reading and writing
+    def read_config(self, overrides: Sequence[str] = ()) -> Config:
+        """The run's config, with `overrides` (dotted key=value) applied."""
+        return build_config(read_yaml(self.config), overrides, source=str(self.config))
+
+    def write_config(self, cfg: Config) -> None:
+        atomic_write_text(self.config, dump_config(cfg))
+
+    def write_json(self, path: Path, payload: dict[str, Any]) -> None:
+        """Write one of the run's JSON files (`best`, `results`) atomically."""
+        atomic_write_text(path, json.dumps(payload, indent=1, ensure_ascii=False))

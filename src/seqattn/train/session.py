@@ -1,0 +1,61 @@
+"""A training session's life cycle in its run directory: create it, log into it, catch
+signals; and when the setup of a new run fails, leave nothing behind."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+from types import FrameType
+
+from seqattn.atomic import check_writable, remove_stale_temps
+from seqattn.errors import SeqattnError
+from seqattn.rundir import RunDir
+from seqattn.train.logs import start_logging, stop_logging
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Session:
+    """`with Session(run, main) as session:` around a training session.
+
+    On entry (rank 0 only writes): the run directory exists and is writable, temporary files
+    left by a killed process are gone, the log goes to `train.log` and the terminal, and
+    SIGINT / SIGTERM only set `session.signal` (the loop stops at the next step and saves a
+    checkpoint). On exit the handlers and logging are restored; a new run whose setup never
+    finished (`set_up()` not called) is removed again.
+    """
+
+    def __init__(self, run: RunDir, main: bool):
+        self.run, self.main = run, main
+        self.signal: str | None = None
+        self._fresh = main and not run.path.exists()
+        self._set_up = False
+        self._handlers: list = []
+        self._previous: dict = {}
+
+    def __enter__(self) -> Session:
+        try:
+            self.run.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SeqattnError(f"{self.run.path}: cannot create run directory ({exc.strerror})") from None
+        if self.main:
+            check_writable(self.run.path)
+            for folder in (self.run.path, self.run.checkpoints):
+                remove_stale_temps(folder)  # left by a killed process
+        self._handlers = start_logging(self.run.log) if self.main else []
+        self._previous = {s: signal.signal(s, self._on_signal) for s in SIGNALS}
+        return self
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self.signal = signal.Signals(signum).name
+
+    def set_up(self) -> None:
+        """The run is set up: from now on the directory stays, whatever happens."""
+        self._set_up = True
+
+    def __exit__(self, *exc) -> None:
+        for s, h in self._previous.items():
+            signal.signal(s, h)
+        stop_logging(self._handlers)
+        if self._fresh and not self._set_up:
+            shutil.rmtree(self.run.path, ignore_errors=True)
