@@ -232,6 +232,8 @@ CASES = [
     Case("cli-two-configs", ["train", "{w}/good.yaml", "{w}/good.yaml"], "train takes one CONFIG"),
     Case("cli-out-not-empty", ["train", "{w}/good.yaml", "--out", "{w}/data"],
          "data: already exists and is not empty"),
+    Case("cli-out-is-a-file", ["train", "{w}/good.yaml", "--out", "{w}/good.yaml"],
+         "good.yaml: exists and is not a directory (give another --out)"),
     Case("cli-resume-missing-run", ["train", "--resume", "{w}/nothere"], "nothere: run directory not found"),
     Case("cli-resume-foreign-folder", ["train", "--resume", "{w}/data"], "data: not a seqattn run directory"),
     Case("cli-resume-with-config", ["train", "{w}/good.yaml", "--resume", "{w}/run"], "drop CONFIG/--out"),
