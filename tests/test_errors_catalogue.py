@@ -396,15 +396,17 @@ ACCEPTED = [  # id, stdin, number of output lines, part of stderr ("" = nothing)
     ("input-only-unknown-characters", "ÆØÅ ЖЩ 漢字 ☃\n", 1, ""),
     ("input-crlf-line-ends", "alpha\r\nbeta\r\n", 2, ""),
     ("input-leading-bom", "\ufeffalpha\nbeta\n", 2, ""),
+    ("input-dollar-math-in-heatmap", "it costs $\\foo$ or $5_{x$\n", 1, "", ["--attention-out", "{tmp}"]),
 ]
 
 
 @pytest.mark.parametrize("case", ACCEPTED, ids=[c[0] for c in ACCEPTED])
-def test_odd_but_valid_input_is_translated(case, world, capsys, monkeypatch):
-    _, text, n_lines, note = case
+def test_odd_but_valid_input_is_translated(case, world, capsys, monkeypatch, tmp_path):
+    _, text, n_lines, note, *extra = case
     monkeypatch.chdir(world)
     before = snapshot(world)
-    argv = ["translate", str(world / "run"), "--beam", "1"]
+    argv = ["translate", str(world / "run"), "--beam", "1",
+            *[a.replace("{tmp}", str(tmp_path)) for a in (extra[0] if extra else [])]]
     if len(text) > 10_000:  # a real process: a long decode here runs at the mercy of earlier tests' state
         proc = subprocess.run([sys.executable, "-m", "seqattn", *argv], input=text.encode("utf-8"),
                               capture_output=True, timeout=300)
@@ -415,6 +417,8 @@ def test_odd_but_valid_input_is_translated(case, world, capsys, monkeypatch):
     assert len(out.split("\n")) - 1 == n_lines, out
     assert (note in err) if note else err == "", err
     assert snapshot(world) == before
+    if extra:  # the heatmaps were drawn (as plain text, "$...$" is no matplotlib math)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["0001.png", "0001.svg"]
 
 
 def test_catalogue_and_docs_list_the_same_rows():

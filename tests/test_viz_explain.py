@@ -28,6 +28,18 @@ def test_korean_labels_render_without_missing_glyphs(tmp_path):
     assert [p.suffix for p in paths] == [".png", ".svg"] and all(p.stat().st_size > 0 for p in paths)
 
 
+@pytest.mark.parametrize("fmt", ["png", "svg"])
+def test_dollar_signs_and_backslashes_are_drawn_as_plain_text(fmt):
+    """Text in a figure is the user's: '$\\foo$' is not matplotlib math (it used to raise
+    ParseFatalException at the first validation of a run whose dev set held such a line)."""
+    tokens = ["▁$\\foo$", "▁x^{", "▁$5", "▁and", "▁$10$", "</s>"]
+    fig = draw_heatmap(np.full((2, 6), 1 / 6), tokens, ["▁$\\bar{", "</s>"],
+                       title="step 1: it costs $\\foo$ or $5_{x$")
+    assert figure_bytes(fig, fmt)
+    if fmt == "svg":
+        assert "$\\foo$" in fig.axes[0].get_title()
+
+
 def test_heatmap_checks_shapes():
     with pytest.raises(ValueError, match="does not match"):
         draw_heatmap(np.zeros((2, 2)), ["a"], ["b", "c"])

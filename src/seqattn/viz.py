@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from matplotlib.figure import Figure
 from seqattn.atomic import atomic_write_bytes
 
 FONT_FAMILIES = ["DejaVu Sans", "NanumGothic"]
+TEXT = {"family": FONT_FAMILIES, "parse_math": False}  # user text is drawn as it is: "$5" is not math
 _registered = False
 
 
@@ -61,15 +63,14 @@ def draw_heatmap(attention: np.ndarray, src_tokens: Sequence[str], tgt_tokens: S
                       interpolation="nearest")
     size = 10 if max(n_src, n_tgt) <= 40 else 7
     ax.set_xticks(range(n_src), [t.replace("\u2581", "_") for t in src_tokens], rotation=70,
-                  ha="right", rotation_mode="anchor", fontsize=size, family=FONT_FAMILIES)
-    ax.set_yticks(range(n_tgt), [t.replace("\u2581", "_") for t in tgt_tokens], fontsize=size,
-                  family=FONT_FAMILIES)
-    ax.set_xlabel("source subwords", family=FONT_FAMILIES)
-    ax.set_ylabel("output subwords", family=FONT_FAMILIES)
-    if title:
-        ax.set_title(title, fontsize=10, family=FONT_FAMILIES, wrap=True)
+                  ha="right", rotation_mode="anchor", fontsize=size, **TEXT)
+    ax.set_yticks(range(n_tgt), [t.replace("\u2581", "_") for t in tgt_tokens], fontsize=size, **TEXT)
+    ax.set_xlabel("source subwords", **TEXT)
+    ax.set_ylabel("output subwords", **TEXT)
+    if title:  # wrapped here: matplotlib's own wrapping parses "$...$" as math regardless
+        ax.set_title(textwrap.fill(title, max(20, int(width * 9))), fontsize=10, **TEXT)
     bar = fig.colorbar(image, ax=ax, shrink=0.8)
-    bar.set_label("attention weight", family=FONT_FAMILIES)
+    bar.set_label("attention weight", **TEXT)
     return fig
 
 
