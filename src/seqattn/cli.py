@@ -291,11 +291,24 @@ def _cmd_serve(a: argparse.Namespace) -> int:
     return run_from_args(a)
 
 
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file (through links too; False when either is missing)."""
+    try:
+        return Path(a).resolve() == Path(b).resolve() or Path(a).samefile(b)
+    except OSError:
+        return False
+
+
 def _cmd_evaluate(a: argparse.Namespace) -> int:
     from seqattn.atomic import atomic_write_text
     from seqattn.evaluate import evaluate_files
     from seqattn.translator import Translator
 
+    if a.output:
+        for flag, given in (("--src", a.src), ("--ref", a.ref)):
+            if _same_file(a.output, given):
+                raise SeqattnError(f"--output {a.output} is the {flag} file; give another path "
+                                   "(seqattn never writes over its input)")
     translator = Translator.load(a.run_dir, device=a.device, precision=a.precision, quantize=a.quantize)
     scores, outputs = evaluate_files(translator, a.src, a.ref, a.beam)
     beam = a.beam or translator.cfg.decode.beam
