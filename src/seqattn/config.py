@@ -244,6 +244,28 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+MAX_DEPTH = 16  # a config is at most five levels deep; more is a mistake or an attack
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and mappings nest in `value` (iteratively: no recursion limit)."""
+    deepest, todo = 0, [(value, 0)]
+    while todo:
+        item, level = todo.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level + 1)
+            if level + 1 > MAX_DEPTH:
+                break
+            todo.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _check_depth(value: Any, where: str) -> None:
+    if _depth(value) > MAX_DEPTH:
+        raise SeqattnError(f"{where}: lists or mappings nested more than {MAX_DEPTH} levels deep "
+                           "(a config needs at most five)")
+
+
 def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
     """Parse `key.sub=value` strings; values are read as YAML scalars (`5`, `true`, `1e-3`)."""
     parsed = []
@@ -255,6 +277,9 @@ def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
             value = yaml.safe_load(raw) if raw != "" else None
         except yaml.YAMLError:
             value = raw
+        except RecursionError:  # the parser itself recurses on deep nesting
+            raise SeqattnError(f"override '{key}': value nested too deeply") from None
+        _check_depth(value, f"override '{key}'")
         if isinstance(value, str):  # YAML 1.1 reads '1e-3' as text
             try:
                 value = float(value)
@@ -275,6 +300,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         where = getattr(exc, "problem_mark", None)
         line = f" line {where.line + 1}" if where is not None else ""
         raise SeqattnError(f"{p}:{line} not valid YAML") from exc
+    except RecursionError:  # the parser itself recurses on deep nesting
+        raise SeqattnError(f"{p}: lists or mappings nested too deeply to read") from None
+    _check_depth(tree, str(p))
     if not isinstance(tree, dict):
         raise SeqattnError(f"{p}: expected a mapping of sections (data, model, train, decode)")
     return tree
