@@ -47,6 +47,22 @@ def _processor(blob: bytes) -> spm.SentencePieceProcessor:
     return spm.SentencePieceProcessor(model_proto=blob)
 
 
+def _checked_blob(path: Path) -> bytes:
+    """The bytes of a saved SentencePiece model, after checking that they are one of ours."""
+    blob = path.read_bytes()
+    try:
+        sp = _processor(blob)
+    except RuntimeError:
+        sp = None
+    ours = sp is not None and sp.get_piece_size() > len(SPECIALS) and all(
+        getattr(sp, name)() == value for name, value in SPECIALS.items())
+    if not ours:
+        what = "empty" if not blob else "not a SentencePiece model with seqattn's special tokens"
+        raise SeqattnError(f"{path}: damaged subword model ({what}, {len(blob):,} bytes); "
+                           "restore it from a backup or train the run again")
+    return blob
+
+
 class Subwords:
     """Source and target subword models (one shared model when `joint`)."""
 
@@ -76,9 +92,9 @@ class Subwords:
     def load(cls, folder: str | Path) -> Subwords:
         folder = Path(folder)
         if (folder / SPM_JOINT).is_file():
-            return cls((folder / SPM_JOINT).read_bytes())
+            return cls(_checked_blob(folder / SPM_JOINT))
         if (folder / SPM_SRC).is_file() and (folder / SPM_TGT).is_file():
-            return cls((folder / SPM_SRC).read_bytes(), (folder / SPM_TGT).read_bytes())
+            return cls(_checked_blob(folder / SPM_SRC), _checked_blob(folder / SPM_TGT))
         raise SeqattnError(f"{folder}: no SentencePiece model ({SPM_JOINT} or {SPM_SRC}+{SPM_TGT})")
 
     @property
