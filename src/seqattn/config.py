@@ -19,7 +19,7 @@ BUILTIN_PREFIX = "builtin:"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class CorpusSpec(_Strict):
@@ -47,7 +47,7 @@ class SplitConfig(_Strict):
 
     dev_size: int = Field(300, ge=1)
     test_size: int = Field(300, ge=1)
-    seed: int = 1234
+    seed: int = Field(1234, ge=0, lt=2**32)
 
 
 class SubwordConfig(_Strict):
@@ -138,7 +138,7 @@ class ScheduleConfig(_Strict):
 
 
 class TrainConfig(_Strict):
-    seed: int = 1
+    seed: int = Field(1, ge=0, lt=2**32, description="seeds initialisation, dropout and batch order")
     batch_size: int = Field(64, ge=1, description="sentences per batch")
     batch_tokens: int | None = Field(None, ge=1, description="token budget; overrides batch_size")
     max_steps: int | None = Field(None, ge=1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import sys
 
 import torch
@@ -20,6 +21,25 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name not in ("cpu", "cuda"):
         raise SeqattnError(f"unknown device '{name}' (use auto, cpu or cuda)")
     return torch.device(name)
+
+
+def memory_bytes(device: torch.device) -> int | None:
+    """The memory of `device`: the GPU's, or the machine's physical memory (None: unknown)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX
+        return None
+
+
+def check_fits(parameters: int, bytes_per_parameter: int, device: torch.device, what: str) -> None:
+    """A clear error when `parameters` x `bytes_per_parameter` exceed the device's memory."""
+    need, have = parameters * bytes_per_parameter, memory_bytes(device)
+    if have is not None and need > have:
+        raise SeqattnError(f"{what}: {parameters:,} parameters need {need / 2**30:,.1f} GiB "
+                           f"({bytes_per_parameter} bytes each), more than the {have / 2**30:,.1f} GiB "
+                           f"of this {device.type.upper()}; make the model smaller")
 
 
 def set_threads(n: int | None) -> None:

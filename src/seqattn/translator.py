@@ -20,7 +20,7 @@ from seqattn.model.kernels.quantize import quantize_int8
 from seqattn.model.seq2seq import Seq2Seq
 from seqattn.precision import Precision, decide, int8_engine
 from seqattn.rundir import WEIGHTS, RunDir
-from seqattn.runtime import resolve_device
+from seqattn.runtime import check_fits, resolve_device
 from seqattn.search import Hypothesis, beam_search, greedy_search
 from seqattn.weights import load_weights
 
@@ -129,7 +129,9 @@ class Translator:
         run = RunDir.open(run_dir)
         cfg = run.read_config()
         subwords = Subwords.load(run.path)
-        model = Seq2Seq(cfg.model, subwords.src_vocab_size, subwords.tgt_vocab_size)
+        sizes = (cfg.model, subwords.src_vocab_size, subwords.tgt_vocab_size)
+        check_fits(Seq2Seq.count_parameters(*sizes), 4, where, f"{run.config}: model")
+        model = Seq2Seq(*sizes)
         path = run.path / weights
         if not path.is_file():
             raise SeqattnError(f"{path}: no weights yet (has the run validated once?)")
@@ -192,6 +194,10 @@ class Translator:
             raise SeqattnError(f"beam must be between 1 and 64 (got {beam})")
         if not 1 <= n_best <= beam:
             raise SeqattnError(f"n_best must be between 1 and the beam size {beam} (got {n_best})")
+        if batch_size is not None and not 1 <= batch_size <= 4096:
+            raise SeqattnError(f"batch size must be between 1 and 4096 sentences (got {batch_size})")
+        if length_penalty is not None and not 0.0 <= length_penalty <= 10.0:
+            raise SeqattnError(f"length penalty must be between 0 and 10 (got {length_penalty})")
         src_ids = self.subwords.encode_src([" ".join(t.split()) for t in texts])
         truncated = [len(s) > MAX_SOURCE_TOKENS for s in src_ids]
         src_ids = [s[:MAX_SOURCE_TOKENS] for s in src_ids]

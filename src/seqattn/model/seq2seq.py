@@ -80,3 +80,9 @@ class Seq2Seq(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    @staticmethod
+    def count_parameters(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> int:
+        """The parameters a model of `cfg` would have, counted without allocating them."""
+        with torch.device("meta"):
+            return Seq2Seq(cfg, src_vocab_size, tgt_vocab_size).num_parameters()

@@ -30,7 +30,7 @@ from seqattn.model.loss import TeacherForcedLoss
 from seqattn.model.seq2seq import Seq2Seq
 from seqattn.precision import decide
 from seqattn.rundir import RunDir
-from seqattn.runtime import resolve_device, set_threads, tune_allocator
+from seqattn.runtime import check_fits, resolve_device, set_threads, tune_allocator
 from seqattn.train.checkpoint import restore_latest, save_checkpoint
 from seqattn.train.distributed import STOP_LIMIT, STOP_SIGNAL, Distributed
 from seqattn.train.gradients import Updater
@@ -83,6 +83,8 @@ class Trainer:
         torch.manual_seed(t.seed)
         self.data: PreparedData = self._load_data(splits)
         sub = self.data.subwords
+        n = Seq2Seq.count_parameters(cfg.model, sub.src_vocab_size, sub.tgt_vocab_size)
+        check_fits(n, 16, self.device, "model")  # weights, gradients and Adam's two moments, fp32
         self.model = Seq2Seq(cfg.model, sub.src_vocab_size, sub.tgt_vocab_size, PAD_ID).to(self.device)
         self.dist.seed(t.seed)  # same initial weights everywhere, own dropout stream per rank
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr, betas=t.betas,
