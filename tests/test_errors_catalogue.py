@@ -99,6 +99,15 @@ def _lines(n: int) -> bytes:
     return b"".join(b"alpha beta\n" for _ in range(n))
 
 
+def _zero_width(name: str, split: str) -> Callable[[Path], None]:
+    """{w}/NAME.yaml whose `split` is 20 lines of a zero-width space on both sides."""
+    def change(tree: dict, w: Path) -> None:
+        for side in ("src", "tgt"):
+            (w / f"zw.{side}").write_text("\u200b\n" * 20, encoding="utf-8")
+        _set(split, {"src": str(w / "zw.src"), "tgt": str(w / "zw.tgt")})(tree, w)
+    return _config(name, change)
+
+
 def _set(path: str, value) -> Callable[[dict, Path], None]:
     def change(tree: dict, _w: Path) -> None:
         node = tree
@@ -213,6 +222,11 @@ CASES = [
     Case("cli-evaluate-bf16-unsupported", ["evaluate", "{w}/run", "--src", "{w}/data/test.src", "--ref",
                                            "{w}/data/test.tgt", "--precision", "bf16"],
          "precision bf16: this CPU cannot run bf16 decoding", bf16=NO_BF16),
+    Case("data-dev-encodes-to-nothing", ["train", "{w}/zwdev.yaml", "--out", "{w}/zwrun"],
+         "zw.src + ",  # "...: no dev pair left: all 20 encode to nothing on one side"
+         _zero_width("zwdev", "data.dev")),
+    Case("data-test-encodes-to-nothing", ["train", "{w}/zwtest.yaml", "--out", "{w}/zwrun"],
+         "no test pair left: all 20 encode to nothing on one side", _zero_width("zwtest", "data.test")),
     Case("config-both-layouts", _train("both"), "give either 'tsv' or 'src'+'tgt', not both",
          _config("both", _set("data.train.tsv", "x.tsv"))),
     Case("config-same-tsv-columns", _train("cols"), "src_column and tgt_column must differ",

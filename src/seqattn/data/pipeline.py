@@ -101,6 +101,10 @@ def prepare_data(cfg: DataConfig, splits: tuple[ParallelText, ParallelText, Para
         raise SeqattnError(f"{train.origin}: no training pairs left after skipping empty and over-long ones")
     enc_dev = encode_split(dev, subwords, None, "dev")
     enc_test = encode_split(test, subwords, None, "test") if test is not None else None
+    for name, split, text in (("dev", enc_dev, dev), ("test", enc_test, test)):
+        if split is not None and len(split) == 0:  # (nothing to score: checked before training)
+            raise SeqattnError(f"{text.origin}: no {name} pair left: all {len(text):,} encode to nothing "
+                               "on one side (e.g. only characters the subword model drops)")
     log.info("data: %d train, %d dev, %s test pairs; vocab src %d / tgt %d", len(enc_train),
              len(enc_dev), len(enc_test) if enc_test else 0, subwords.src_vocab_size,
              subwords.tgt_vocab_size)
@@ -158,6 +162,10 @@ def load_prepared(cfg: Config, folder: Path, run_dir: Path, reuse: bool, build: 
     train = ShardedSplit(folder, manifest)
     enc_dev = encode_split(dev, subwords, None, "dev")
     enc_test = encode_split(test, subwords, None, "test") if test is not None else None
+    for name, split, text in (("dev", enc_dev, dev), ("test", enc_test, test)):
+        if split is not None and len(split) == 0:  # (nothing to score: checked before training)
+            raise SeqattnError(f"{text.origin}: no {name} pair left: all {len(text):,} encode to nothing "
+                               "on one side (e.g. only characters the subword model drops)")
     log.info("data: %s train pairs streamed from %s (%d shards), %d dev, %s test pairs; vocab src %d / "
              "tgt %d", f"{len(train):,}", folder, len(train.names), len(enc_dev),
              len(enc_test) if enc_test else 0, subwords.src_vocab_size, subwords.tgt_vocab_size)
