@@ -275,6 +275,8 @@ CASES = [
                                                "--out", "{w}/huge"],
          "model: 720,",  # parameters counted on PyTorch's meta device, nothing allocated
     ),
+    Case("cli-explain-too-long", ["explain", "{w}/run", " ".join(["alpha beta gamma"] * 400)],
+         "explain walks through one short sentence: this one is"),
     Case("cli-out-is-a-file", ["train", "{w}/good.yaml", "--out", "{w}/good.yaml"],
          "good.yaml: exists and is not a directory (give another --out)"),
     Case("cli-resume-missing-run", ["train", "--resume", "{w}/nothere"], "nothere: run directory not found"),

@@ -14,6 +14,7 @@ import torch
 
 from seqattn.data.batching import make_batch
 from seqattn.data.subword import EOS_ID, SOS_ID
+from seqattn.errors import SeqattnError
 from seqattn.search import greedy_search
 from seqattn.translator import Translator
 
@@ -58,10 +59,17 @@ def _preview(x: np.ndarray, n: int = 4) -> str:
     return f"[{head}{', …' if x.size > n else ''}]"
 
 
+MAX_EXPLAIN_SUBWORDS = 100
+
+
 def explain(translator: Translator, sentence: str) -> Explanation:
     """Translate one sentence greedily and record every intermediate value."""
     model, sub = translator.model, translator.subwords
     src_ids = sub.encode_src([" ".join(sentence.split())])[0]
+    if len(src_ids) > MAX_EXPLAIN_SUBWORDS:  # every step prints vectors and a row per source token
+        raise SeqattnError(f"explain walks through one short sentence: this one is {len(src_ids):,} "
+                           f"subwords (at most {MAX_EXPLAIN_SUBWORDS}); explain a shorter one, or "
+                           "use translate --attention-out for long input")
     batch = make_batch([src_ids], None, [0]).to(translator.device)
     captured: dict[str, object] = {}
 
