@@ -225,6 +225,10 @@ CASES = [
     Case("data-dev-encodes-to-nothing", ["train", "{w}/zwdev.yaml", "--out", "{w}/zwrun"],
          "zw.src + ",  # "...: no dev pair left: all 20 encode to nothing on one side"
          _zero_width("zwdev", "data.dev")),
+    Case("data-failed-setup-in-an-empty-out", ["train", "{w}/zwdev2.yaml", "--out", "{w}/emptyout"],
+         "no dev pair left", lambda w: (_zero_width("zwdev2", "data.dev")(w), (w / "emptyout").mkdir())),
+    Case("data-failed-setup-under-new-folders", ["train", "{w}/zwdev3.yaml", "--out", "{w}/new/parents/run"],
+         "no dev pair left", _zero_width("zwdev3", "data.dev")),
     Case("data-test-encodes-to-nothing", ["train", "{w}/zwtest.yaml", "--out", "{w}/zwrun"],
          "no test pair left: all 20 encode to nothing on one side", _zero_width("zwtest", "data.test")),
     Case("config-both-layouts", _train("both"), "give either 'tsv' or 'src'+'tgt', not both",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+from pathlib import Path
 from types import FrameType
 
 from seqattn.atomic import check_writable, remove_stale_temps
@@ -13,6 +14,14 @@ from seqattn.rundir import RunDir
 from seqattn.train.logs import start_logging, stop_logging
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _topmost_missing(path: Path) -> Path | None:
+    """The outermost folder of `path` that does not exist yet (None when `path` exists)."""
+    missing = None
+    while not path.exists() and path != path.parent:
+        missing, path = path, path.parent
+    return missing
 
 
 class Session:
@@ -28,7 +37,10 @@ class Session:
     def __init__(self, run: RunDir, main: bool):
         self.run, self.main = run, main
         self.signal: str | None = None
-        self._fresh = main and not run.path.exists()
+        path = run.path
+        # a new run (no folder, or an empty one) whose setup fails leaves nothing behind
+        self._fresh = main and (not path.exists() or (path.is_dir() and not any(path.iterdir())))
+        self._created = _topmost_missing(path)  # the folder this session creates, parents included
         self._set_up = False
         self._handlers: list = []
         self._previous: dict = {}
@@ -58,4 +70,11 @@ class Session:
             signal.signal(s, h)
         stop_logging(self._handlers)
         if self._fresh and not self._set_up:
-            shutil.rmtree(self.run.path, ignore_errors=True)
+            if self._created is not None:
+                shutil.rmtree(self._created, ignore_errors=True)
+            else:  # the folder was there, empty: empty it again
+                for child in self.run.path.iterdir():
+                    if child.is_dir() and not child.is_symlink():
+                        shutil.rmtree(child, ignore_errors=True)
+                    else:
+                        child.unlink(missing_ok=True)
