@@ -338,8 +338,10 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"seqattn: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("seqattn: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        name = getattr(exc, "name", None)  # (train's setup names the signal)
+        what = f" by {name} during setup (a new run is removed, a resumed one left as it was)" if name else ""
+        print(f"seqattn: interrupted{what}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0

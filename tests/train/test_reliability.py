@@ -20,6 +20,7 @@ from seqattn.cli import main
 from seqattn.config import dump_config
 from seqattn.errors import SeqattnError
 from seqattn.model import loss as loss_module
+from seqattn.model.seq2seq import Seq2Seq
 from seqattn.train import Trainer, train
 from seqattn.train.checkpoint import LATEST, latest_checkpoint, save_checkpoint
 from seqattn.weights import read_tensors
@@ -265,3 +266,23 @@ def test_sigterm_to_the_process_saves_and_says_how_to_resume(reference, tmp_path
     step = int(out.split("stopped after step ")[1].split(":")[0])
     assert "interrupted by SIGTERM" in out
     assert latest_checkpoint(run / "checkpoints").name == f"step_{step:08d}"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_setup_stops_at_once_and_leaves_no_new_run(reference, tmp_path, monkeypatch, signum):
+    real_count = Seq2Seq.count_parameters
+
+    def slow_setup(*args):  # the signal arrives while the model is being built, then setup drags on
+        os.kill(os.getpid(), signum)
+        time.sleep(30)
+        return real_count(*args)
+
+    monkeypatch.setattr(Seq2Seq, "count_parameters", staticmethod(slow_setup))
+    run = tmp_path / "new" / "run"
+    started = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt) as caught:
+        train(reference.cfg, run)
+    assert time.perf_counter() - started < 10  # not the 30 s sleep: stopped at once
+    assert caught.value.name == signal.Signals(signum).name
+    assert not (tmp_path / "new").exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored

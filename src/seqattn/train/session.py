@@ -16,6 +16,14 @@ from seqattn.train.logs import start_logging, stop_logging
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+class Interrupted(KeyboardInterrupt):
+    """A signal arrived while the run was being set up (data, subwords, model)."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
 def _topmost_missing(path: Path) -> Path | None:
     """The outermost folder of `path` that does not exist yet (None when `path` exists)."""
     missing = None
@@ -28,10 +36,12 @@ class Session:
     """`with Session(run, main) as session:` around a training session.
 
     On entry (rank 0 only writes): the run directory exists and is writable, temporary files
-    left by a killed process are gone, the log goes to `train.log` and the terminal, and
-    SIGINT / SIGTERM only set `session.signal` (the loop stops at the next step and saves a
-    checkpoint). On exit the handlers and logging are restored; a new run whose setup never
-    finished (`set_up()` not called) is removed again.
+    left by a killed process are gone, the log goes to `train.log` and the terminal. SIGINT
+    and SIGTERM during setup raise `Interrupted` at once (in Python code; a running
+    SentencePiece training finishes first); once set up they only set `session.signal`, and
+    the loop stops at the next step and saves a checkpoint. On exit the handlers and logging
+    are restored; a new run whose setup never finished (`set_up()` not called) is removed
+    again, folders it created included.
     """
 
     def __init__(self, run: RunDir, main: bool):
@@ -60,6 +70,8 @@ class Session:
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.signal = signal.Signals(signum).name
+        if not self._set_up:  # during setup there is nothing to save: stop at once
+            raise Interrupted(self.signal)
 
     def set_up(self) -> None:
         """The run is set up: from now on the directory stays, whatever happens."""
