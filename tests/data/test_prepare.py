@@ -176,3 +176,23 @@ def test_prepare_command(tmp_path, capsys):
     assert main(["prepare", str(cfg_file)]) == 2
     assert "give --out DATA_DIR" in capsys.readouterr().err
     assert os.listdir(tmp_path / "prep" / "shards")
+
+
+def test_a_small_gzip_holding_a_large_corpus_is_streamed(tmp_path):
+    """The streaming threshold compares the corpus as text, not its compressed size."""
+    import gzip
+
+    from seqattn.data.pipeline import stream_folder
+    from tests.conftest import tiny_config
+
+    line = b"alpha beta gamma delta omega sigma kappa theta\n"
+    for side in ("src", "tgt"):
+        with gzip.open(tmp_path / f"big.{side}.gz", "wb") as fh:
+            fh.write(line * 40_000)  # 1.9 MB of text, a few KB compressed
+    assert (tmp_path / "big.src.gz").stat().st_size < 50_000
+    cfg = tiny_config(tmp_path / "data", [f"data.train.src={tmp_path / 'big.src.gz'}",
+                                          f"data.train.tgt={tmp_path / 'big.tgt.gz'}",
+                                          "data.stream_above_mb=2"])
+    assert stream_folder(cfg.data, tmp_path / "prepared") == tmp_path / "prepared"  # 3.8 MB > 2 MB
+    small = cfg.model_copy(update={"data": cfg.data.model_copy(update={"stream_above_mb": 5})})
+    assert stream_folder(small.data, tmp_path / "prepared") is None

@@ -7,7 +7,9 @@ large ones are prepared once into memory-mapped shards and streamed (`stream_fol
 
 from __future__ import annotations
 
+import gzip
 import logging
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,10 +113,24 @@ def prepare_data(cfg: DataConfig, splits: tuple[ParallelText, ParallelText, Para
     return PreparedData(subwords, enc_train, enc_dev, enc_test)
 
 
-def _corpus_bytes(spec: CorpusSpec) -> int:
+def _corpus_bytes(spec: CorpusSpec, limit: float) -> float:
+    """The training files' size as text (gzip files counted inflated, reading no further than
+    `limit` bytes in all: a small .gz can hold a large corpus)."""
     files = [spec.tsv] if spec.tsv is not None else [spec.src, spec.tgt]
-    paths = [resolve_path(f) for f in files]
-    return sum(p.stat().st_size for p in paths if p.is_file())
+    total = 0.0
+    for path in (resolve_path(f) for f in files):
+        if not path.is_file():
+            continue
+        if path.suffix != ".gz":
+            total += path.stat().st_size
+            continue
+        try:
+            with gzip.open(path, "rb") as fh:
+                while total <= limit and (chunk := fh.read(1 << 20)):
+                    total += len(chunk)
+        except (OSError, EOFError, zlib.error):  # a damaged file: the reader reports it with its line
+            total += path.stat().st_size
+    return total
 
 
 def stream_folder(cfg: DataConfig, default: Path) -> Path | None:
@@ -123,7 +139,8 @@ def stream_folder(cfg: DataConfig, default: Path) -> Path | None:
     `data.stream_above_mb`."""
     if cfg.prepared is not None:
         return Path(cfg.prepared).expanduser()
-    if cfg.stream_above_mb is not None and _corpus_bytes(cfg.train) > cfg.stream_above_mb * 1e6:
+    limit = None if cfg.stream_above_mb is None else cfg.stream_above_mb * 1e6
+    if limit is not None and _corpus_bytes(cfg.train, limit) > limit:
         return default
     return None
 
