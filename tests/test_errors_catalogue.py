@@ -316,6 +316,10 @@ CASES = [
     Case("run-truncated-weights", ["translate", "{w}/cut", "--input", "{w}/data/dev.src"],
          "cut/model.safetensors: not a readable safetensors file, truncated or corrupt",
          _run_copy("cut", _truncate_best)),
+    Case("run-weights-with-extra-bytes", ["translate", "{w}/extra", "--input", "{w}/data/dev.src"],
+         "extra/model.safetensors: not a readable safetensors file, truncated or corrupt (the file has",
+         _run_copy("extra", lambda r: (r / "model.safetensors").write_bytes(
+             (r / "model.safetensors").read_bytes() + bytes(5_000_000)))),
     Case("run-weights-from-newer-version", ["translate", "{w}/newer", "--input", "{w}/data/dev.src"],
          "newer/model.safetensors: written by seqattn 9.0 in weights format 2",
          _run_copy("newer", _newer_weights)),

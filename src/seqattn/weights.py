@@ -48,9 +48,45 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+MAX_HEADER = 100 * 2**20  # safetensors headers are a few KB; a larger one is not ours
+
+
+def read_header(path: Path) -> dict[str, dict]:
+    """The tensor table of a safetensors file ({name: {dtype, shape, data_offsets}}), read and
+    checked against the file's size without reading the tensors."""
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, 2)
+            fh.seek(0)
+            prefix = fh.read(8)
+            (length,) = struct.unpack("<Q", prefix) if len(prefix) == 8 else (-1,)
+            if not 0 < length <= min(MAX_HEADER, size - 8):
+                raise SeqattnError(f"{path}: not a readable safetensors file, truncated or corrupt "
+                                   f"(header length {length:,} in a file of {size:,} bytes)")
+            header = json.loads(fh.read(length))
+    except FileNotFoundError:
+        raise SeqattnError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise SeqattnError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except (ValueError, UnicodeDecodeError):
+        raise SeqattnError(f"{path}: not a readable safetensors file, truncated or corrupt "
+                           "(its header is not JSON)") from None
+    table = {k: v for k, v in header.items() if k != "__metadata__"} if isinstance(header, dict) else None
+    try:
+        end = max((int(v["data_offsets"][1]) for v in table.values()), default=0)
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError):
+        raise SeqattnError(f"{path}: not a readable safetensors file, truncated or corrupt "
+                           "(its header lists no tensor table)") from None
+    if 8 + length + end != size:
+        raise SeqattnError(f"{path}: not a readable safetensors file, truncated or corrupt (the file has "
+                           f"{size:,} bytes, its header describes {8 + length + end:,})")
+    return table
+
+
 def read_tensors(path: str | Path, expected_sha256: str | None = None) -> dict[str, torch.Tensor]:
     """Read a safetensors file; check its digest when one is given, and its format tag."""
     path = Path(path)
+    read_header(path)  # (before reading the whole file)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -93,17 +129,18 @@ def save_weights(model: torch.nn.Module, path: str | Path) -> str:
 
 
 def load_weights(model: torch.nn.Module, path: str | Path, expected_sha256: str | None = None) -> None:
-    """Load weights, checking that names and shapes match the model built from the config."""
-    tensors = read_tensors(path, expected_sha256)
+    """Load weights, checking that names and shapes match the model built from the config
+    (from the file's header, before its tensors are read)."""
+    shapes = {k: tuple(v.get("shape", ())) for k, v in read_header(Path(path)).items()}
     expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    extra = sorted(set(tensors) - set(expected))
-    bad = [k for k in expected if k in tensors and tensors[k].shape != expected[k].shape]
+    missing = sorted(set(expected) - set(shapes))
+    extra = sorted(set(shapes) - set(expected))
+    bad = [k for k in expected if k in shapes and shapes[k] != tuple(expected[k].shape)]
     if missing or extra or bad:
         detail = (f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}" if extra
-                  else f"shape of {bad[0]} is {tuple(tensors[bad[0]].shape)}, config gives "
-                  f"{tuple(expected[bad[0]].shape)}")
+                  else f"shape of {bad[0]} is {shapes[bad[0]]}, config gives {tuple(expected[bad[0]].shape)}")
         raise SeqattnError(f"{path}: weights do not match the run's config ({detail})")
+    tensors = read_tensors(path, expected_sha256)
     bad_value = first_non_finite(tensors)
     if bad_value is not None:
         raise SeqattnError(f"{path}: corrupt: {bad_value} holds NaN or inf values")
