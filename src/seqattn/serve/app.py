@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import secrets
 import socket
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -54,6 +56,10 @@ class ServeOptions:
     retry_after: int = 1  # seconds, in the 503's Retry-After header
     max_texts: int = 64  # texts per request
     max_chars: int = 1000  # characters per text
+    max_work: int = 2_000_000  # per request: sum over texts of beam x longest output x source length
+    max_attention_cells: int = 4_000_000  # per request: attention weights returned
+    api_key: str | None = None  # when set, /v1/ requests need "Authorization: Bearer KEY"
+    allowed_hosts: tuple[str, ...] = ()  # when set, other Host headers get 421
 
     def batcher_options(self) -> dict[str, Any]:
         return {"batching": self.batching, "window_s": self.batch_window_ms / 1000.0,
@@ -77,17 +83,69 @@ class ErrorResponse(JSONResponse):
 
 
 class BodyLimit:
-    """Answer 413 before reading a body whose Content-Length is over `limit` bytes (pure ASGI)."""
+    """Answer 413 for a body over `limit` bytes however it is sent (pure ASGI): before reading
+    it when Content-Length says so, else as soon as the bytes read pass the limit."""
 
     def __init__(self, app: Any, limit: int):
         self.app, self.limit = app, limit
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.limit:
+            await self._refuse(int(length), scope, receive, send)
+            return
+        if length.isdigit() or scope.get("method") in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        chunks, size, more = [], 0, True  # no length given (chunked): read up to the limit
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.limit:
+                await self._refuse(size, scope, receive, send, at_least=True)
+                return
+        replay = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+        async def replayed() -> dict:
+            return replay.pop() if replay else await receive()
+
+        await self.app(scope, replayed, send)
+
+    async def _refuse(self, size: int, scope: dict, receive: Any, send: Any, at_least: bool = False) -> None:
+        what = f"over {self.limit}" if at_least else f"{size}"
+        message = f"the request body is {what} bytes (at most {self.limit}); send fewer texts"
+        await _error(413, message)(scope, receive, send)
+
+
+class Gate:
+    """When configured: the Host header must be an allowed one (421 otherwise), and /v1/
+    requests must carry the API key as "Authorization: Bearer KEY" (401 otherwise)."""
+
+    def __init__(self, app: Any, api_key: str | None, allowed_hosts: Sequence[str]):
+        self.app, self.api_key = app, api_key
+        self.hosts = {h.lower() for h in allowed_hosts}
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
-            length = dict(scope["headers"]).get(b"content-length", b"")
-            if length.isdigit() and int(length) > self.limit:
-                message = f"the request body is {int(length)} bytes (at most {self.limit}); send fewer texts"
-                await _error(413, message)(scope, receive, send)
+            headers = dict(scope["headers"])
+            host = headers.get(b"host", b"").decode("latin-1").lower()
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if self.hosts and host not in self.hosts and name not in self.hosts:
+                await _error(421, f"host '{host}' is not served here (allowed: "
+                             f"{', '.join(sorted(self.hosts))})")(scope, receive, send)
+                return
+            given = headers.get(b"authorization", b"").decode("latin-1")
+            if (self.api_key and scope["path"].startswith("/v1/")
+                    and not secrets.compare_digest(given, f"Bearer {self.api_key}")):
+                await _error(401, "missing or wrong API key: send 'Authorization: Bearer KEY'",
+                             headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -122,6 +180,17 @@ def check_request(req: TranslateRequest, slots: Mapping[str, ModelSlot], opts: S
     if req.n_best > beam:
         raise ApiError(422, f"n_best ({req.n_best}) must not exceed the beam size ({beam}): ask for "
                        "fewer hypotheses or a larger beam")
+    lengths = slot.source_lengths(req.texts)
+    work = sum(beam * slot.output_limit(n) * n for n in lengths)  # attention scores computed
+    if work > opts.max_work:
+        raise ApiError(422, f"this request asks for up to {work:,} units of work (beam x output length "
+                       f"x source length, summed over texts; at most {opts.max_work:,}): send fewer or "
+                       "shorter texts, or a smaller beam")
+    cells = sum(req.n_best * slot.output_limit(n) * n for n in lengths) if req.attention else 0
+    if cells > opts.max_attention_cells:
+        raise ApiError(422, f"the attention matrices asked for could hold {cells:,} weights (at most "
+                       f"{opts.max_attention_cells:,}): ask without attention, for fewer hypotheses, "
+                       "or send fewer texts")
     return slot, beam
 
 
@@ -167,11 +236,14 @@ def create_app(models: Sequence[str | Path | Translator] | Mapping[str, Translat
     app.state.options = opts
     _add_error_handlers(app)
     app.add_middleware(BodyLimit, limit=max(1 << 20, 12 * opts.max_texts * opts.max_chars))
+    if opts.api_key or opts.allowed_hosts:
+        app.add_middleware(Gate, api_key=opts.api_key, allowed_hosts=opts.allowed_hosts)
 
     errors = {400: {"model": ErrorBody, "description": "The body could not be parsed (not UTF-8, too deep)"},
               422: {"model": ErrorBody, "description": "The request is malformed or out of limits"},
               404: {"model": ErrorBody, "description": "Unknown model"},
               413: {"model": ErrorBody, "description": "The request body is too large"},
+              401: {"model": ErrorBody, "description": "The server wants an API key (--api-key)"},
               503: {"model": ErrorBody, "description": "Busy: retry after the Retry-After header's seconds"}}
 
     @app.post("/v1/translate", response_model=TranslateResponse, responses=errors,  # type: ignore[arg-type]
@@ -265,17 +337,32 @@ def _check_address(host: str, port: int) -> None:
                                "(is another server running there? use another --port)") from None
 
 
+def is_loopback(host: str) -> bool:
+    """Whether `host` is a loopback address (or 'localhost')."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def run_server(run_dirs: Sequence[str | Path], host: str = "127.0.0.1", port: int = 8000, *,
                device: str = "auto", precision: str = "fp32", quantize: str | None = None,
-               log_level: str = "info", **options: Any) -> int:
+               log_level: str = "info", max_connections: int = 100, idle_timeout_s: float = 5.0,
+               **options: Any) -> int:
     """Load the run directories and serve them until interrupted (the `seqattn serve` verb)."""
     import uvicorn
 
     _check_address(host, port)  # before the slow model loading
+    if not is_loopback(host) and not (options.get("api_key") or options.get("allowed_hosts")):
+        print(f"seqattn: warning: --host {host} serves every machine that can reach this one, "
+              "with no API key or Host allow-list (--api-key, --allow-host)", file=sys.stderr)
     app = create_app(list(run_dirs), device=device, precision=precision, quantize=quantize, **options)
     names = ", ".join(app.state.slots)
     shown = f"[{host}]" if ":" in host else host
     print(f"seqattn: serving {names} at http://{shown}:{port}/  (API docs: /docs; Ctrl-C stops)",
           file=sys.stderr)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, limit_concurrency=max_connections,
+                timeout_keep_alive=idle_timeout_s)
     return 0

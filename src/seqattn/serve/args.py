@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from seqattn.flags import add_precision_arguments
@@ -31,6 +32,20 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-texts", type=int, default=64, metavar="N", help="texts per request (default 64)")
     p.add_argument("--max-chars", type=int, default=1000, metavar="N",
                    help="characters per text (default 1000)")
+    p.add_argument("--max-work", type=int, default=2_000_000, metavar="N",
+                   help="work per request: beam x longest output x source length, summed over texts "
+                   "(default 2,000,000; more is answered 422)")
+    p.add_argument("--max-attention", type=int, default=4_000_000, metavar="N",
+                   help="attention weights one request may ask for (default 4,000,000)")
+    p.add_argument("--max-connections", type=int, default=100, metavar="N",
+                   help="open connections and requests at once; more get 503 (default 100)")
+    p.add_argument("--idle-timeout", type=float, default=5.0, metavar="S",
+                   help="close a kept-alive connection idle for S seconds (default 5)")
+    p.add_argument("--api-key", default=os.environ.get("SEQATTN_API_KEY"), metavar="KEY",
+                   help="require 'Authorization: Bearer KEY' on /v1/ (default: $SEQATTN_API_KEY; "
+                   "the environment keeps it out of the process list)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="serve only requests whose Host header is NAME (repeatable)")
     p.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"], default="info")
 
 
@@ -40,7 +55,10 @@ def serve_kwargs(a: argparse.Namespace) -> dict[str, Any]:
             "quantize": a.quantize, "log_level": a.log_level,
             "batching": a.batching, "batch_window_ms": a.batch_window_ms,
             "max_batch_sentences": a.max_batch_sentences, "max_batch_tokens": a.max_batch_tokens,
-            "max_queue": a.max_queue, "max_texts": a.max_texts, "max_chars": a.max_chars}
+            "max_queue": a.max_queue, "max_texts": a.max_texts, "max_chars": a.max_chars,
+            "max_work": a.max_work, "max_attention_cells": a.max_attention,
+            "max_connections": a.max_connections, "idle_timeout_s": a.idle_timeout,
+            "api_key": a.api_key or None, "allowed_hosts": tuple(a.allow_host)}
 
 
 def check_serve_args(a: argparse.Namespace) -> None:
@@ -49,11 +67,14 @@ def check_serve_args(a: argparse.Namespace) -> None:
 
     if not 0 <= a.port <= 65535:
         raise SeqattnError(f"--port {a.port}: must be between 0 and 65535")
-    for flag in ("max_batch_sentences", "max_batch_tokens", "max_queue", "max_texts", "max_chars"):
+    for flag in ("max_batch_sentences", "max_batch_tokens", "max_queue", "max_texts", "max_chars",
+                 "max_work", "max_attention", "max_connections"):
         if getattr(a, flag) < 1:
             raise SeqattnError(f"--{flag.replace('_', '-')} must be at least 1")
-    if a.batch_window_ms < 0:
-        raise SeqattnError("--batch-window-ms must be >= 0")
+    if not 0 <= a.batch_window_ms <= 1000:  # (also refuses inf and nan)
+        raise SeqattnError(f"--batch-window-ms must be between 0 and 1000 (got {a.batch_window_ms})")
+    if not 0 < a.idle_timeout <= 3600:
+        raise SeqattnError(f"--idle-timeout must be between 0 and 3600 seconds (got {a.idle_timeout})")
 
 
 def run_from_args(a: argparse.Namespace) -> int:

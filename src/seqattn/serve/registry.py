@@ -106,7 +106,16 @@ class ModelSlot:
 
     def count_tokens(self, texts: Sequence[str]) -> int:
         """Source subwords (plus '</s>' each): the cost the batch token budget counts."""
-        return sum(len(ids) + 1 for ids in self.translator.subwords.encode_src(list(texts)))
+        return sum(self.source_lengths(texts))
+
+    def source_lengths(self, texts: Sequence[str]) -> list[int]:
+        """Each text's source subwords, '</s>' included."""
+        return [len(ids) + 1 for ids in self.translator.subwords.encode_src(list(texts))]
+
+    def output_limit(self, source_length: int) -> int:
+        """The most output subwords decoding allows for a source of this length."""
+        d = self.translator.cfg.decode
+        return int(d.max_len_a * source_length) + d.max_len_b
 
     def run_batch(self, key: Hashable, jobs: list[Job]) -> list[bytes]:
         """Worker thread: translate every job's texts in one call; one JSON body per job."""
