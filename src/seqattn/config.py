@@ -52,10 +52,10 @@ class SplitConfig(_Strict):
 
 class SubwordConfig(_Strict):
     type: Literal["bpe", "unigram"] = "bpe"
-    vocab_size: int = Field(8000, ge=16)
+    vocab_size: int = Field(8000, ge=16, le=1_000_000)
     joint: bool = True
     character_coverage: float = Field(1.0, gt=0.0, le=1.0)
-    max_sentences: int = Field(2_000_000, ge=100, description="sample bound for training SPM")
+    max_sentences: int = Field(2_000_000, ge=100, lt=2**31, description="sample bound for training SPM")
 
 
 class DataConfig(_Strict):
@@ -107,7 +107,7 @@ class ModelConfig(_Strict):
     encoder: EncoderConfig = EncoderConfig()
     decoder: DecoderConfig = DecoderConfig()
     attention: AttentionConfig = AttentionConfig()
-    param_init: float = Field(0.1, ge=0.0, description="uniform(-x, x) init of all weights; 0 = PyTorch's")
+    param_init: float = Field(0.1, ge=0.0, le=10.0, description="uniform(-x, x) init of all weights; 0 = PyTorch's")
 
     @model_validator(mode="after")
     def _compatible(self) -> ModelConfig:

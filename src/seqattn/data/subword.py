@@ -38,7 +38,7 @@ def _train_one(texts: Sequence[str], cfg: SubwordConfig, seed: int) -> bytes:
             minloglevel=2,
             **SPECIALS,
         )
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError) as exc:  # (ValueError: a setting it cannot parse)
         raise SeqattnError(f"SentencePiece training failed: {exc}") from None
     return buffer.getvalue()
 
