@@ -30,7 +30,6 @@ from seqattn.translator import Translator
 from tests.conftest import tiny_tree
 from tests.train.runs import threads_restored
 
-
 SCALE = float(os.environ.get("SEQATTN_FUZZ_SCALE", "1"))  # e.g. 10 for a longer campaign
 
 

@@ -107,7 +107,7 @@ class ModelConfig(_Strict):
     encoder: EncoderConfig = EncoderConfig()
     decoder: DecoderConfig = DecoderConfig()
     attention: AttentionConfig = AttentionConfig()
-    param_init: float = Field(0.1, ge=0.0, le=10.0, description="uniform(-x, x) init of all weights; 0 = PyTorch's")
+    param_init: float = Field(0.1, ge=0.0, le=10.0, description="uniform(-x, x) init; 0 = PyTorch's")
 
     @model_validator(mode="after")
     def _compatible(self) -> ModelConfig:
