@@ -23,9 +23,12 @@ class Hypothesis:
     attention: np.ndarray | None  # (len(tokens), src_len) weights, None without attention
 
 
+MAX_OUTPUT_TOKENS = 1024  # whatever the settings, no output grows past this
+
+
 def max_lengths(src_lengths: torch.Tensor, a: float, b: int) -> torch.Tensor:
-    """Output length limit per sentence: a * source length + b."""
-    return (src_lengths.float() * a + b).ceil().long()
+    """Output length limit per sentence: a * source length + b, at most MAX_OUTPUT_TOKENS."""
+    return (src_lengths.float() * a + b).ceil().clamp(max=MAX_OUTPUT_TOKENS).long()
 
 
 def length_penalty(length: int, alpha: float) -> float:
