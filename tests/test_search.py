@@ -104,3 +104,12 @@ def test_outputs_end_in_eos_or_at_the_length_limit(seed, beam, a, b):
             assert len(h.tokens) <= limits[row]
             assert h.tokens[-1] == EOS or len(h.tokens) == limits[row]
             assert EOS not in h.tokens[:-1]
+
+
+def test_a_beam_wider_than_the_vocabulary_still_searches():
+    """Found by the config fuzzer: beam 8 over 6 output tokens asked topk for more than it had."""
+    model = tiny_model(attention="general", seed=9, tgt_vocab=6)
+    src, lengths = padded_batch(lengths=(5, 3))
+    for hyps in beam_search(model, src, lengths, beam=8, n_best=3, max_len_b=4):
+        assert len(hyps) == 3
+        assert [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)

@@ -170,7 +170,8 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor, be
         # The sentence's 2k best continuations are among each hypothesis' own 2k best tokens.
         row_lp, row_tok = logp.topk(n_cand, dim=-1)  # (live * k, 2k)
         cand = (scores.unsqueeze(-1) + row_lp.view(live, k, n_cand)).view(live, k * n_cand)
-        top_scores, top_ids = cand.topk(n_cand, dim=-1)  # (live, 2k)
+        top_scores, top_ids = cand.topk(min(2 * k, k * n_cand), dim=-1)  # (live, 2k): >= k even
+        # when the vocabulary is smaller than the beam
         origin = top_ids // n_cand + torch.arange(live, device=device)[:, None] * k  # flat rows
         token = row_tok.view(live, k * n_cand).gather(1, top_ids)
         is_eos = token == eos_id
