@@ -183,7 +183,7 @@ class TrainConfig(_Strict):
 class DecodeConfig(_Strict):
     beam: int = Field(5, ge=1, le=64)
     n_best: int = Field(1, ge=1)
-    length_penalty: float = Field(1.0, ge=0.0, description="GNMT alpha; 0 = raw log-prob")
+    length_penalty: float = Field(1.0, ge=0.0, le=10.0, description="GNMT alpha; 0 = raw log-prob")
     max_len_a: float = Field(1.5, ge=0.0, le=10.0)
     max_len_b: int = Field(10, ge=1, le=1000)
     batch_size: int = Field(64, ge=1)
