@@ -74,8 +74,7 @@ def _reference(cfg_file: Path, run: Path, resume: bool) -> Trainer:
 
 def _step(trainer: Trainer, batch_ids: list[int]) -> None:
     trainer.schedule.apply(trainer.optimizer, trainer.progress.step + 1)
-    tokens = trainer.data.train.target_tokens(batch_ids)
-    trainer._train_step(batch_ids, tokens, tokens)
+    trainer._train_step(batch_ids, trainer.data.train.target_tokens(batch_ids))
     trainer.progress.step += 1
 
 

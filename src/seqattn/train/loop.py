@@ -127,11 +127,10 @@ class Trainer:
         return data if main else load_data(*args, reuse=True, build=False)
 
     # ------------------------------------------------------------------ steps
-    def _train_step(self, batch_ids: list[int], tokens: int, n_total: int, weight: float = 1.0
-                    ) -> float | None:
-        """One update on the batch `batch_ids` of `tokens` target tokens -> its mean NLL per
-        token. NaN: the loss or the gradients were not finite, no update; None: the fp16
-        loss scale was too high and has been lowered, no update. The loss is divided by
+    def _train_step(self, batch_ids: list[int], n_total: int, weight: float = 1.0) -> float | None:
+        """One update on the batch `batch_ids` -> its mean NLL per target token. NaN: the loss
+        or the gradients were not finite, no update; None: the fp16 loss scale was too high
+        and has been lowered, no update. The loss is divided by
         `n_total`, the step's target tokens over all ranks, so data-parallel steps equal one
         step on the combined batch; `weight` 0 makes a rank with no batch left in the epoch
         take part without contributing."""
@@ -139,14 +138,14 @@ class Trainer:
         batch = make_batch(*self.data.train.pairs(batch_ids), batch_ids).to(self.device)
         self.model.train()
         with self.precision.autocast():
-            loss, nll, _ = self.net(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out,
+            loss, nll, n = self.net(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out,
                                     t.scheduled_sampling, self.precision.train_row_multiple,
                                     weight * self.dist.world_size / n_total)  # scaled: DDP averages
         if not torch.isfinite(loss) and not self.dist.enabled:  # (all ranks must run backward)
             return math.nan
         if not math.isfinite(self.updater.step(loss)):  # overflow (on any rank): no update
             return None if self.updater.lowered_scale else math.nan
-        return float(nll) / tokens if tokens else 0.0
+        return float(nll) / n
 
     def _validation(self) -> bool:
         """Validate on rank 0; every rank takes its verdict, progress and schedule."""
@@ -193,7 +192,7 @@ class Trainer:
                 self.schedule.apply(self.optimizer, p.step + 1)
                 started = time.perf_counter()
                 with self.dist.guard(f"training step {p.step + 1}"):
-                    loss = self._train_step(mine or batches[p.batch_in_epoch], tokens, n_total,
+                    loss = self._train_step(mine or batches[p.batch_in_epoch], n_total,
                                             1.0 if mine else 0.0)
                 p.batch_in_epoch += used
                 p.step += 1
