@@ -169,6 +169,23 @@ def test_openapi_and_docs(client):
     assert {"200", "404", "422", "503"} <= set(responses)
     docs = client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    assert "http://" not in docs.text and "https://" not in docs.text  # no CDN: renders offline
+    assert client.get("/redoc").status_code == 404  # FastAPI's ReDoc page needs a CDN: not served
+
+
+def test_docs_assets_are_served_locally(client):
+    docs = client.get("/docs").text
+    for name, kind in [("swagger-ui-bundle.js", "javascript"), ("swagger-ui.css", "text/css")]:
+        assert f"/docs-assets/{name}" in docs
+        r = client.get(f"/docs-assets/{name}")
+        assert r.status_code == 200 and kind in r.headers["content-type"] and len(r.content) > 10_000
+
+
+def test_favicon(client):
+    r = client.get("/favicon.ico")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+    assert r.text.lstrip().startswith("<svg") and "</svg>" in r.text
+    assert 'href="/favicon.ico"' in client.get("/docs").text
 
 
 def test_page_and_static_files(client):

@@ -119,3 +119,26 @@ def test_phone_width_layout(page, tmp_path):
     overflow = page.evaluate("() => document.documentElement.scrollWidth")
     assert overflow <= 392, "the page scrolls sideways on a phone; only the matrix may"
     page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+
+
+def test_api_docs_render_with_all_outside_network_blocked(browser, live_server, tmp_path):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    blocked: list[str] = []
+
+    def only_local(route):
+        if route.request.url.startswith(live_server.url + "/"):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_local)
+    p = context.new_page()
+    p.set_default_timeout(30_000)
+    p.goto(live_server.url + "/docs")
+    p.wait_for_selector(".opblock-summary-path")
+    paths = p.locator(".opblock-summary-path").all_inner_texts()
+    assert {"/v1/translate", "/v1/models", "/healthz"} <= {t.strip().replace("\u200b", "") for t in paths}
+    p.screenshot(path=str(tmp_path / "docs.png"))
+    assert not blocked, blocked  # the docs page asked for nothing outside this server
+    context.close()

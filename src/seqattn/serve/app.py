@@ -25,6 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seqattn.errors import SeqattnError
+from seqattn.serve.assets import STATIC_DIR, add_docs_and_icon
 from seqattn.serve.batcher import QueueFull, ShuttingDown
 from seqattn.serve.registry import ModelSlot, load_translators, make_slots, name_translators
 from seqattn.serve.schemas import (
@@ -40,7 +41,6 @@ from seqattn.serve.validation import EXAMPLE, describe_validation_errors
 from seqattn.translator import Translator
 from seqattn.version import __version__
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("seqattn.serve")
 
 
@@ -231,6 +231,8 @@ def create_app(models: Sequence[str | Path | Translator] | Mapping[str, Translat
         version=__version__,
         description="Translate with RNN encoder-decoder models with attention. The web page is at /.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's own /docs and /redoc load from a CDN; add_docs_and_icon serves it offline
+        redoc_url=None,
     )
     app.state.slots = slots
     app.state.options = opts
@@ -272,6 +274,7 @@ def create_app(models: Sequence[str | Path | Translator] | Mapping[str, Translat
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    add_docs_and_icon(app, app.title)
     _document_limits(app, opts)
     return app
 
