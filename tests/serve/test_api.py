@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,9 +11,11 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx2")
 
+from seqattn.config import CorpusSpec  # noqa: E402
 from seqattn.serve.app import create_app  # noqa: E402
 from seqattn.serve.registry import unique_names  # noqa: E402
 from seqattn.serve.schemas import ModelList, TranslateResponse  # noqa: E402
+from seqattn.translator import Translator  # noqa: E402
 
 HANGUL = "저는 AI를 좋아합니다"
 
@@ -45,6 +48,40 @@ def test_models_lists_languages_vocab_and_architecture(client, translator):
     assert (a.encoder.rnn, a.encoder.hidden_size, a.encoder.bidirectional) == ("lstm", 16, True)
     assert (a.decoder.rnn, a.decoder.hidden_size, a.attention) == ("lstm", 32, "general")
     assert a.parameters == sum(p.numel() for p in translator.model.parameters())
+
+
+def _with_config(translator, **train_and_data):
+    """A translator sharing `translator`'s weights, with train/data config fields replaced."""
+    cfg = translator.cfg
+    train = cfg.train.model_copy(update={k: v for k, v in train_and_data.items() if k == "samples"})
+    data = cfg.data.model_copy(update={k: v for k, v in train_and_data.items() if k == "dev"})
+    return Translator(translator.model, translator.subwords, cfg.model_copy(update={"train": train,
+                                                                                    "data": data}))
+
+
+def test_models_offer_examples_from_the_runs_own_samples(make_client, translator):
+    korean = ["저는 AI를 좋아합니다", "오늘 날씨가 좋네요."]
+    client = make_client({"tiny": translator, "ko": _with_config(translator, samples=korean)})
+    models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
+    assert models["tiny"]["examples"] == ["alpha beta gamma"]  # conftest's train.samples
+    assert models["ko"]["examples"] == korean
+
+
+def test_models_without_samples_offer_dev_lines(make_client, translator, tmp_path):
+    dev_src = Path(translator.cfg.data.dev.src)
+    first = [line for line in dev_src.read_text(encoding="utf-8").splitlines() if line.strip()][:6]
+    tsv = tmp_path / "dev.tsv"
+    tsv.write_text("HELLO\tannyeong\n\nWORLD\tsegye\n" + "X\t" + "y" * 500 + "\n", encoding="utf-8")
+    gone = CorpusSpec(src=str(tmp_path / "missing.src"), tgt=str(tmp_path / "missing.tgt"))
+    client = make_client({
+        "dev": _with_config(translator, samples=[]),
+        "tsv": _with_config(translator, samples=[], dev=CorpusSpec(tsv=str(tsv))),
+        "none": _with_config(translator, samples=[], dev=gone),
+    })
+    models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
+    assert models["dev"]["examples"] == first and len(first) == 6
+    assert models["tsv"]["examples"] == ["annyeong", "segye"]  # source column; the long line skipped
+    assert models["none"]["examples"] == []
 
 
 def test_translate_matches_the_library(client, translator):
@@ -192,8 +229,9 @@ def test_page_and_static_files(client):
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     for marker in ['id="input"', 'id="translate"', 'id="output"', "/static/app.js", "/static/style.css",
-                   "저는 AI를 좋아합니다"]:
+                   'id="example-buttons"', 'href="/favicon.ico"']:
         assert marker in page.text
+    assert "Zwei Hunde" not in page.text  # examples come from the served model (GET /v1/models)
     assert "http://" not in page.text and "https://" not in page.text  # no CDN: works offline
     for name, kind in [("app.js", "javascript"), ("style.css", "text/css")]:
         r = client.get(f"/static/{name}")

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
+import zlib
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from seqattn.config import Config, CorpusSpec
+from seqattn.data.corpus import resolve_path
+from seqattn.errors import SeqattnError
 from seqattn.serve.batcher import Batcher, Job
 from seqattn.serve.schemas import Architecture, DecoderInfo, EncoderInfo, ModelInfo
 from seqattn.translator import Translation, Translator
@@ -47,6 +52,44 @@ def name_translators(models: Mapping[str, Translator] | Sequence[Translator]) ->
     return dict(zip(unique_names([t.cfg.name for t in models]), models))
 
 
+MAX_EXAMPLES = 6
+MAX_EXAMPLE_CHARS = 200
+
+
+def model_examples(cfg: Config, n: int = MAX_EXAMPLES) -> list[str]:
+    """Example inputs for the page: the run's `train.samples`, else the first short lines of
+    its dev set's source side when that file can be read; else none."""
+    if cfg.train.samples:
+        return [s for s in cfg.train.samples if s.strip()][:n]
+    return _first_lines(cfg.data.dev, n) if cfg.data.dev is not None else []
+
+
+def _first_lines(spec: CorpusSpec, n: int, block: int = 1 << 16) -> list[str]:
+    """Up to `n` non-empty source lines of at most MAX_EXAMPLE_CHARS from the first `block`
+    bytes of a corpus (plain or .gz, or a TSV's source column); [] when it cannot be read."""
+    name = spec.tsv if spec.tsv is not None else spec.src
+    try:
+        path = resolve_path(str(name))
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")) as f:
+            raw = f.read(block)
+        lines = raw.decode("utf-8", errors="replace").lstrip("\ufeff").split("\n")
+    except (OSError, EOFError, zlib.error, SeqattnError):
+        return []
+    if len(raw) == block:
+        lines.pop()  # cut off by the block's end
+    found = []
+    for line in lines:
+        if spec.tsv is not None:
+            columns = line.split("\t")
+            line = columns[spec.src_column] if spec.src_column < len(columns) else ""
+        line = line.strip()
+        if line and len(line) <= MAX_EXAMPLE_CHARS and "\ufffd" not in line:
+            found.append(line)
+        if len(found) == n:
+            break
+    return found
+
+
 def model_info(name: str, translator: Translator) -> ModelInfo:
     cfg = translator.cfg
     enc, dec = cfg.model.encoder, cfg.model.decoder
@@ -66,6 +109,7 @@ def model_info(name: str, translator: Translator) -> ModelInfo:
             attention=cfg.model.attention.type,
             parameters=sum(p.numel() for p in translator.model.parameters()),
         ),
+        examples=model_examples(cfg),
     )
 
 

@@ -88,6 +88,9 @@ class ModelInfo(BaseModel):
     default_beam: int
     device: str
     architecture: Architecture
+    examples: list[str] = Field(
+        default_factory=list, description="Example inputs in the model's source language: the run's "
+        "train.samples, else the first lines of its dev set (empty when neither is at hand).")
 
 
 class ModelList(BaseModel):

@@ -57,6 +57,7 @@ function onModelChange() {
   if (!m) return;
   $("#model-info").textContent = describeModel(m);
   fillBeams(m.default_beam);
+  fillExamples(m);
 }
 
 async function loadModels() {
@@ -163,67 +164,174 @@ function selectHypothesis(card, result, k) {
   $(".translation", card).textContent = h.text || "(empty)";
   $(".score", card).textContent = `score ${fmt(h.score)}`;
   $$(".hyp", card).forEach((li) => li.classList.toggle("selected", Number(li.dataset.k) === k));
-  drawAttention($(".attn", card), result.src_tokens, h.tgt_tokens, h.attention);
+  card.redraw = () => drawAttention($(".attn", card), result.src_tokens, h.tgt_tokens, h.attention);
+  card.redraw();
 }
 
-function tokenSpan(cls, text, index, axis) {
+// ---- tokens: SentencePiece pieces shown as words (or pieces), never with a raw "▁" ----
+
+const SP = "\u2581"; // SentencePiece's word-start marker
+const isSpecial = (t) => /^<[^<>\s]+>$/.test(t);
+
+// Units of a token sequence: whole words (pieces joined at SP) or single pieces.
+// Each unit: { label, pieces: [indices], cont: piece continues a word }.
+function units(tokens, words) {
+  const marked = tokens.some((t) => t.startsWith(SP)); // char or symbol vocabularies have no SP
+  const out = [];
+  tokens.forEach((t, k) => {
+    const prev = out[out.length - 1];
+    const starts = !marked || isSpecial(t) || t.startsWith(SP) || !prev || isSpecial(tokens[k - 1]);
+    const text = t.split(SP).join(" ").trim();
+    if (words && !starts) {
+      prev.pieces.push(k);
+      prev.label += text;
+      return;
+    }
+    out.push({ label: text, pieces: [k], cont: !starts });
+  });
+  out.forEach((u) => {
+    if (!u.label) u.label = "␣"; // a lone word-start piece
+    u.shown = !words && u.cont ? `·${u.label}` : u.label;
+  });
+  return out;
+}
+
+// The map for the chosen units: a word's column sums its pieces' weights, a word's row
+// averages its pieces' rows, so every row still sums to 1.
+function viewOf(src, tgt, matrix, words) {
+  const s = units(src, words);
+  const t = units(tgt, words);
+  const m = matrix && t.map((row) => s.map((col) => {
+    let total = 0;
+    row.pieces.forEach((i) => col.pieces.forEach((j) => { total += matrix[i][j]; }));
+    return total / row.pieces.length;
+  }));
+  return { src: s, tgt: t, matrix: m };
+}
+
+// ---- colour: a sequential ramp from near-white to deep blue; mid weights clearly tinted ----
+
+const RAMP = [[0, [248, 250, 252]], [0.05, [224, 236, 244]], [0.15, [171, 217, 233]], [0.3, [116, 185, 219]],
+  [0.45, [66, 146, 198]], [0.6, [33, 113, 181]], [0.8, [8, 81, 156]], [1, [8, 48, 107]]];
+
+function rampColour(w) {
+  const x = Math.min(1, Math.max(0, Number(w) || 0));
+  for (let k = 1; k < RAMP.length; k += 1) {
+    const [x1, c1] = RAMP[k];
+    const [x0, c0] = RAMP[k - 1];
+    if (x <= x1) {
+      const f = (x - x0) / (x1 - x0);
+      return c0.map((v, n) => Math.round(v + f * (c1[n] - v)));
+    }
+  }
+  return RAMP[RAMP.length - 1][1];
+}
+
+function luminance(rgb) {
+  const lin = rgb.map((v) => { const c = v / 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; });
+  return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2];
+}
+
+function paintCell(td, w) {
+  const rgb = rampColour(w);
+  td.style.backgroundColor = `rgb(${rgb.join(" ")})`;
+  const l = luminance(rgb); // the text colour with the better contrast
+  td.style.color = (l + 0.05) / 0.05 >= 1.05 / (l + 0.05) ? "#000" : "#fff";
+}
+
+function drawLegend(box) {
+  const stops = RAMP.map(([x, c]) => `rgb(${c.join(" ")}) ${x * 100}%`).join(", ");
+  $(".legend-bar", box).style.background = `linear-gradient(to right, ${stops})`;
+}
+
+// ---- the map ----
+
+function tokenButton(cls, unit, index, axis, side) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = cls;
+  b.dataset[axis] = String(index);
+  b.tabIndex = index === 0 ? 0 : -1; // one stop per strip; arrow keys move inside it
+  b.textContent = unit.shown;
+  b.setAttribute("aria-label", `${side} ${index + 1}: ${unit.label}${unit.cont ? " (continues the word)" : ""}`);
+  return b;
+}
+
+function labelSpan(cls, unit, index, axis) {
   const span = document.createElement("span");
   span.className = cls;
   span.dataset[axis] = String(index);
-  span.textContent = text;
+  span.textContent = unit.shown;
+  span.title = unit.label;
   return span;
 }
 
-function drawAttention(box, src, tgt, matrix) {
+function cellName(view, i, j) {
+  return `${view.tgt[i].label} → ${view.src[j].label}: ${view.matrix[i][j].toFixed(2)}`;
+}
+
+function drawAttention(box, srcTokens, tgtTokens, matrix) {
+  const view = viewOf(srcTokens, tgtTokens, matrix, $("#opt-words").checked);
+  const showValues = $("#opt-values").checked;
+  const { src, tgt } = view;
   const table = $(".attn-table", box);
-  const srcStrip = $(".src-strip", box);
-  const tgtStrip = $(".tgt-strip", box);
-  srcStrip.replaceChildren(...src.map((t, j) => tokenSpan("src-token", t, j, "j")));
-  tgtStrip.replaceChildren(...tgt.map((t, i) => tokenSpan("tgt-token", t, i, "i")));
+  $(".src-strip", box).replaceChildren(...src.map((u, j) => tokenButton("src-token", u, j, "j", "source")));
+  $(".tgt-strip", box).replaceChildren(...tgt.map((u, i) => tokenButton("tgt-token", u, i, "i", "output")));
+  box.classList.toggle("pieces", !$("#opt-words").checked);
   const readout = $(".attn-readout", box);
   if (!matrix) {
     $("thead", table).replaceChildren();
     $("tbody", table).replaceChildren();
     box.classList.add("no-attention");
     readout.textContent = "This model has no attention (attention type: none).";
+    wireMap(box, view);
     return;
   }
   box.classList.remove("no-attention");
+  drawLegend(box);
   table.classList.toggle("dense", src.length > 30 || tgt.length > 30);
+  table.classList.toggle("values", showValues);
+  const longest = Math.min(14, Math.max(...src.map((u) => [...u.shown].length)));
+  table.style.setProperty("--label-len", String(longest));
   const head = document.createElement("tr");
   const corner = document.createElement("th");
   corner.className = "corner";
-  corner.textContent = "out \\ src";
+  corner.scope = "col";
+  corner.textContent = "output ↓ source →";
   head.append(corner);
-  src.forEach((t, j) => {
-    const th = tokenSpan("src-token col-label", t, j, "j");
-    const cell = document.createElement("th");
-    cell.scope = "col";
-    cell.append(th);
-    head.append(cell);
+  src.forEach((u, j) => {
+    const th = document.createElement("th");
+    th.scope = "col";
+    th.className = "col-head";
+    th.append(labelSpan("src-token col-label", u, j, "j"));
+    head.append(th);
   });
-  const rows = tgt.map((t, i) => {
+  const rows = tgt.map((u, i) => {
     const tr = document.createElement("tr");
     const th = document.createElement("th");
     th.scope = "row";
-    th.append(tokenSpan("tgt-token row-label", t, i, "i"));
+    th.append(labelSpan("tgt-token row-label", u, i, "i"));
     tr.append(th);
-    src.forEach((s, j) => {
-      const w = matrix[i][j];
+    src.forEach((_, j) => {
+      const w = view.matrix[i][j];
       const td = document.createElement("td");
       td.className = "attn-cell";
       td.dataset.i = String(i);
       td.dataset.j = String(j);
+      td.tabIndex = i === 0 && j === 0 ? 0 : -1; // roving: Tab enters the map once
       td.style.setProperty("--w", String(w));
-      td.title = `${t} ← ${s}: ${w.toFixed(3)}`;
+      paintCell(td, w);
+      td.title = cellName(view, i, j);
+      td.setAttribute("aria-label", cellName(view, i, j));
+      if (showValues) td.textContent = w.toFixed(2);
       tr.append(td);
     });
     return tr;
   });
   $("thead", table).replaceChildren(head);
   $("tbody", table).replaceChildren(...rows);
-  readout.textContent = "Hover an output token to see the source tokens it attended to, or a source token for the reverse.";
-  wireHover(box, src, tgt, matrix);
+  readout.textContent = "Hover or focus an output token to see the source tokens it attended to, or a source token for the reverse.";
+  wireMap(box, view);
 }
 
 function clearHighlight(box) {
@@ -245,39 +353,107 @@ function topList(pairs) {
     .map(([t, w]) => `${t} ${w.toFixed(2)}`).join(" · ");
 }
 
-function focusRow(box, src, tgt, matrix, i) {
+function focusRow(box, view, i) {
   clearHighlight(box);
   $$(`.tgt-token[data-i="${i}"]`, box).forEach((el) => el.classList.add("active"));
   $$(`.attn-cell[data-i="${i}"]`, box).forEach((el) => el.classList.add("in-focus"));
-  src.forEach((_, j) => mark($$(`.src-token[data-j="${j}"]`, box), matrix[i][j]));
-  $(".attn-readout", box).textContent = `“${tgt[i]}” attended to: ${topList(src.map((t, j) => [t, matrix[i][j]])) || "—"}`;
+  view.src.forEach((_, j) => mark($$(`.src-token[data-j="${j}"]`, box), view.matrix[i][j]));
+  const top = topList(view.src.map((u, j) => [u.label, view.matrix[i][j]]));
+  $(".attn-readout", box).textContent = `“${view.tgt[i].label}” attended to: ${top || "—"}`;
 }
 
-function focusColumn(box, src, tgt, matrix, j) {
+function focusColumn(box, view, j) {
   clearHighlight(box);
   $$(`.src-token[data-j="${j}"]`, box).forEach((el) => el.classList.add("active"));
   $$(`.attn-cell[data-j="${j}"]`, box).forEach((el) => el.classList.add("in-focus"));
-  tgt.forEach((_, i) => mark($$(`.tgt-token[data-i="${i}"]`, box), matrix[i][j]));
-  $(".attn-readout", box).textContent = `Attending to “${src[j]}”: ${topList(tgt.map((t, i) => [t, matrix[i][j]])) || "—"}`;
+  view.tgt.forEach((_, i) => mark($$(`.tgt-token[data-i="${i}"]`, box), view.matrix[i][j]));
+  const top = topList(view.tgt.map((u, i) => [u.label, view.matrix[i][j]]));
+  $(".attn-readout", box).textContent = `Attending to “${view.src[j].label}”: ${top || "—"}`;
 }
 
-function focusCell(box, src, tgt, matrix, i, j) {
-  focusRow(box, src, tgt, matrix, i);
+function focusCell(box, view, i, j) {
+  focusRow(box, view, i);
   $$(`.src-token[data-j="${j}"]`, box).forEach((el) => el.classList.add("active"));
-  $(".attn-readout", box).textContent = `“${tgt[i]}” ← “${src[j]}”: ${matrix[i][j].toFixed(3)}`;
+  $(".attn-readout", box).textContent = `“${view.tgt[i].label}” → “${view.src[j].label}”: ${view.matrix[i][j].toFixed(3)}`;
 }
 
-function wireHover(box, src, tgt, matrix) {
-  // One delegated listener per map; replaced on every redraw.
-  box.onmouseover = (e) => {
+function show(box, view, el) {
+  if (!view.matrix) return;
+  if (el.classList.contains("attn-cell")) focusCell(box, view, Number(el.dataset.i), Number(el.dataset.j));
+  else if (el.classList.contains("tgt-token")) focusRow(box, view, Number(el.dataset.i));
+  else focusColumn(box, view, Number(el.dataset.j));
+}
+
+// Arrow keys: from cell to cell in the map (Home/End: row ends), from token to token in a strip.
+function moveFocus(box, view, el, key) {
+  let target = null;
+  if (el.classList.contains("attn-cell")) {
+    let i = Number(el.dataset.i);
+    let j = Number(el.dataset.j);
+    const last = { i: view.tgt.length - 1, j: view.src.length - 1 };
+    if (key === "ArrowRight") j = Math.min(last.j, j + 1);
+    else if (key === "ArrowLeft") j = Math.max(0, j - 1);
+    else if (key === "ArrowDown") i = Math.min(last.i, i + 1);
+    else if (key === "ArrowUp") i = Math.max(0, i - 1);
+    else if (key === "Home") j = 0;
+    else if (key === "End") j = last.j;
+    else return false;
+    target = $(`.attn-cell[data-i="${i}"][data-j="${j}"]`, box);
+  } else if (el.parentElement.classList.contains("token-strip")) {
+    const all = $$("button", el.parentElement);
+    const k = all.indexOf(el);
+    const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[key];
+    if (step === undefined && key !== "Home" && key !== "End") return false;
+    const next = key === "Home" ? 0 : key === "End" ? all.length - 1 : Math.min(all.length - 1, Math.max(0, k + step));
+    target = all[next];
+  } else {
+    return false;
+  }
+  if (target && target !== el) {
+    el.tabIndex = -1;
+    target.tabIndex = 0;
+    target.focus();
+  }
+  return true;
+}
+
+function wireMap(box, view) {
+  box.view = view; // the listeners below read the current view; they are added once per map
+  if (box.wired) return;
+  box.wired = true;
+  const find = (e) => {
     const el = e.target.closest(".attn-cell, .src-token, .tgt-token");
-    if (!el || !box.contains(el)) return;
-    if (el.classList.contains("attn-cell")) focusCell(box, src, tgt, matrix, Number(el.dataset.i), Number(el.dataset.j));
-    else if (el.classList.contains("tgt-token")) focusRow(box, src, tgt, matrix, Number(el.dataset.i));
-    else focusColumn(box, src, tgt, matrix, Number(el.dataset.j));
+    return el && box.contains(el) ? el : null;
   };
-  box.onmouseleave = () => clearHighlight(box);
-  box.onclick = box.onmouseover; // taps on phones
+  const onPoint = (e) => { const el = find(e); if (el) show(box, box.view, el); };
+  box.addEventListener("mouseover", onPoint);
+  box.addEventListener("click", onPoint); // taps on phones
+  box.addEventListener("focusin", onPoint);
+  box.addEventListener("mouseleave", () => clearHighlight(box));
+  box.addEventListener("keydown", (e) => {
+    const el = find(e);
+    if (el && !e.altKey && !e.ctrlKey && !e.metaKey && moveFocus(box, box.view, el, e.key)) e.preventDefault();
+  });
+}
+
+function fillExamples(model) {
+  const examples = (model && model.examples) || [];
+  $("#example-buttons").replaceChildren(...examples.map((text) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "example";
+    b.dataset.text = text;
+    b.textContent = text.length > 40 ? `${text.slice(0, 38)}…` : text;
+    if (text.length > 40) b.title = text;
+    b.addEventListener("click", () => { $("#input").value = text; translate(); });
+    return b;
+  }));
+  $("#examples").hidden = examples.length === 0;
+  $("#input").placeholder = examples.length ? `Type or paste a sentence, e.g. ${examples[0]}` : "Type or paste a sentence";
+}
+
+function redrawAll() {
+  $$("#output .result").forEach((card) => { if (card.redraw) card.redraw(); });
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -287,9 +463,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#input").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); translate(); }
   });
-  $$(".example").forEach((b) => b.addEventListener("click", () => {
-    $("#input").value = b.dataset.text;
-    translate();
-  }));
+  $("#opt-words").addEventListener("change", redrawAll);
+  $("#opt-values").addEventListener("change", redrawAll);
   loadModels();
 });
