@@ -1,14 +1,16 @@
 """Heatmaps (Hangul must render as glyphs) and the step-by-step explanation."""
 
+import re
 import warnings
 
 import matplotlib
 import numpy as np
 import pytest
+from wcwidth import wcswidth
 
 import seqattn
 from seqattn.cli import main
-from seqattn.explain import explain, format_markdown, format_text
+from seqattn.explain import Explanation, Step, explain, format_markdown, format_text
 from seqattn.viz import draw_heatmap, figure_bytes, register_fonts, save_heatmap
 
 
@@ -79,9 +81,87 @@ def test_cli_attention_out_and_explain(trained_run, tmp_path, capsys):
         "0001.png", "0001.svg", "0002.png", "0002.svg"]
     capsys.readouterr()
     assert main(["explain", str(trained_run), "alpha beta"]) == 0
-    assert "step 1: query" in capsys.readouterr().out
+    assert "step 1: input <s> -> query" in capsys.readouterr().out
 
 
 def test_training_writes_heatmaps(trained_run):
     steps = sorted((trained_run / "attention").iterdir())
     assert steps and all((s / "dev1.png").is_file() for s in steps)
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def test_heatmap_is_slide_sized_with_the_translation_in_the_title():
+    src, tgt = ["▁저는", "▁AI를", "▁좋아합니다", "</s>"], ["▁I", "▁like", "▁AI", ".", "</s>"]
+    fig = draw_heatmap(np.full((5, 4), 0.25), src, tgt, title="저는 AI를 좋아합니다")
+    assert _png_size(figure_bytes(fig)) == (1600, 1200)
+    assert fig.axes[0].get_title() == "저는 AI를 좋아합니다 → I like AI."
+    n = 40  # more tokens: a bigger figure
+    big = draw_heatmap(np.full((n, n), 1 / n), [f"s{i}" for i in range(n)], [f"t{i}" for i in range(n)])
+    w, h = _png_size(figure_bytes(big))
+    assert w > 1600 and h > 1200
+    long_title = "Ein Mann mit einer orangefarbenen Mütze, der etwas anstarrt, steht vor dem Haus " * 2
+    fig = draw_heatmap(np.full((5, 4), 0.25), src, tgt, title=long_title, translation="$5 a man")
+    title = fig.axes[0].get_title()
+    assert "\n" in title and title.endswith("→ $5 a man")  # wrapped, plain text
+    assert figure_bytes(fig)
+    fig = draw_heatmap(np.full((5, 4), 0.25), src, tgt, title="저는", translation="")
+    assert fig.axes[0].get_title() == "저는"
+
+
+def _hangul_explanation() -> Explanation:
+    tokens = ["▁저", "는", "▁AI를", "▁좋아합니다", "</s>"]
+    rng = np.random.default_rng(0)
+    weights = rng.dirichlet(np.ones(len(tokens)), size=2)
+    steps = [Step(query=rng.normal(size=6), scores=np.log(w) * 3, weights=w,
+                  attention_value=rng.normal(size=4), attentional=rng.normal(size=6), top=[(c, 0.5)],
+                  chosen=c, fed=f)
+             for w, c, f in zip(weights, ["▁I", "</s>"], ["<s>", "▁I"])]
+    return Explanation("저는 AI를 좋아합니다", [5, 6, 7, 8, 3], tokens, (1, 5, 4), (1, 1, 4),
+                       rng.normal(size=(5, 4)), rng.normal(size=4), rng.normal(size=(1, 6)), steps,
+                       "I", "general")
+
+
+def test_explain_columns_align_by_display_width_with_hangul():
+    text = format_text(_hangul_explanation())
+    score_at = [wcswidth(line[:m.end()]) for line in text.splitlines()  # where each score ends
+                if (m := re.search(r"[+-]\d+\.\d{3}(?=   \d\.\d{3})", line))]
+    assert len(score_at) == 2 * 5 and len(set(score_at)) == 1, score_at  # every score row lines up
+    h_at = [wcswidth(line[:line.index("[")]) for line in text.splitlines() if re.match(r"   h\d", line)]
+    assert len(h_at) == 5 and len(set(h_at)) == 1
+    assert "score(s_t, h_j) = s_t^T W h_j" in text
+    assert "step 1: input <s> -> query" in text and "step 2: input ▁I -> query" in text
+
+
+def _md_tables(md: str) -> list[list[list[str]]]:
+    """Each markdown table as rows of cells (pipes escaped with a backslash stay in cells)."""
+    tables, block = [], []
+    for line in md.splitlines() + [""]:
+        if line.startswith("|"):
+            block.append(line)
+        elif block:
+            tables.append([[c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]] for row in block])
+            block = []
+    return tables
+
+
+def test_explain_markdown_has_real_tables(trained_run):
+    ex = explain(seqattn.load(str(trained_run)), "alpha beta gamma")
+    md = format_markdown(ex)
+    tables = _md_tables(md)
+    for table in tables:
+        assert len(table) >= 3, table  # header, separator, at least one row
+        assert all(re.fullmatch(r"-{3,}:?", c) for c in table[1]), table[1]
+        assert {len(row) for row in table} == {len(table[0])}, table
+    steps = [t for t in tables if t[0] == ["source subword", "score", "alpha"]]
+    assert len(steps) == len(ex.steps) and all(len(t) == 2 + len(ex.src_tokens) for t in steps)
+    for table, step in zip(steps, ex.steps):
+        assert [float(r[2]) for r in table[2:]] == pytest.approx(step.weights, abs=1e-3)
+    assert "s\\_t^T W h\\_j" in md and "input \\<s\\>" in md
+    assert [s.fed for s in ex.steps] == ["<s>"] + [s.chosen for s in ex.steps[:-1]]
+    markdown_it = pytest.importorskip("markdown_it")
+    parsed = markdown_it.MarkdownIt("commonmark").enable("table").parse(md)
+    assert sum(t.type == "table_open" for t in parsed) == len(tables)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from wcwidth import wcswidth
 
 from seqattn.data.batching import make_batch
 from seqattn.data.subword import EOS_ID, SOS_ID
@@ -19,6 +20,13 @@ from seqattn.search import greedy_search
 from seqattn.translator import Translator
 
 BAR = "█"
+SCORE_FORMULAS = {  # the score of the decoder state s_t against encoder state h_j, per attention type
+    "dot": "score(s_t, h_j) = s_t · h_j",
+    "general": "score(s_t, h_j) = s_t^T W h_j",
+    "additive": "score(s_t, h_j) = v^T tanh(W s_t + U h_j)",
+    "scaled_dot": "score(s_t, h_j) = s_t · h_j / √d",
+    "none": "no attention: every step sees only the context vector",
+}
 
 
 @dataclass
@@ -30,6 +38,7 @@ class Step:
     attentional: np.ndarray  # (hidden,) combined state
     top: list[tuple[str, float]]  # five most probable next tokens
     chosen: str
+    fed: str = "<s>"  # the token fed in at this step: <s>, then the previous step's choice
 
 
 @dataclass
@@ -45,6 +54,11 @@ class Explanation:
     steps: list[Step] = field(default_factory=list)
     output_text: str = ""
     attention_type: str = "none"
+
+    @property
+    def formula(self) -> str:
+        """The score function of this model's attention type, in symbols."""
+        return SCORE_FORMULAS.get(self.attention_type, self.attention_type)
 
     @property
     def attention(self) -> np.ndarray | None:
@@ -100,14 +114,14 @@ def explain(translator: Translator, sentence: str) -> Explanation:
     enc = captured["enc"]
     h0 = captured["h0"][0] if isinstance(captured["h0"], tuple) else captured["h0"]
     as_np = lambda t: None if t is None else t[0, 0].float().cpu().numpy()  # noqa: E731
-    steps = []
+    steps: list[Step] = []
     for t, p, token in zip(trace, probs, hyp.tokens):
         top_p, top_i = p.topk(5)
         steps.append(Step(
             as_np(t.query), as_np(t.scores), as_np(t.weights), as_np(t.attention_value),
             as_np(t.attentional),
             [(sub.tgt_pieces([int(i)])[0], float(q)) for q, i in zip(top_p, top_i)],
-            sub.tgt_pieces([token])[0]))
+            sub.tgt_pieces([token])[0], steps[-1].chosen if steps else "<s>"))
     return Explanation(
         sentence=sentence, src_ids=src_ids + [EOS_ID], src_tokens=sub.src_pieces(src_ids) + ["</s>"],
         src_embedding_shape=captured["src_emb"], tgt_embedding_shape=captured["tgt_emb"],
@@ -117,26 +131,38 @@ def explain(translator: Translator, sentence: str) -> Explanation:
         output_text=translator.candidate(hyp).text, attention_type=translator.cfg.model.attention.type)
 
 
+def display_width(text: str) -> int:
+    """Terminal columns `text` takes (Hangul and other wide characters count 2)."""
+    width = wcswidth(text)
+    return width if width >= 0 else len(text)
+
+
+def pad(text: str, width: int) -> str:
+    """`text` padded with spaces to `width` terminal columns (not characters)."""
+    return text + " " * max(0, width - display_width(text))
+
+
 def format_text(ex: Explanation, width: int = 20) -> str:
-    """The walk-through as plain terminal text."""
+    """The walk-through as plain terminal text; columns align by display width."""
+    col = max([12] + [display_width(t) for t in ex.src_tokens])
     out = [f"Input: {ex.sentence}", "",
-           "1. Subwords (SentencePiece) and their ids:"]
+           "1. Subwords (SentencePiece; ▁ starts a word) and their ids:"]
     out += [f"   {i:>5}  {tok}" for i, tok in zip(ex.src_ids, ex.src_tokens)]
     out += ["", f"2. Embeddings: source {ex.src_embedding_shape} (batch, src_len, emb); each "
             f"decoder step embeds one token {ex.tgt_embedding_shape}.", "",
             f"3. Encoder hidden states h1..h{len(ex.src_tokens)}, each {ex.encoder_states.shape[1:]}:"]
-    out += [f"   h{i + 1:<3} {tok:<12} {_preview(h)}" for i, (tok, h) in
+    out += [f"   {pad(f'h{i + 1}', 4)} {pad(tok, col)} {_preview(h)}" for i, (tok, h) in
             enumerate(zip(ex.src_tokens, ex.encoder_states))]
     out += ["", f"4. Context vector (the encoder's final state), shape {ex.context_vector.shape}: "
             f"{_preview(ex.context_vector)}",
             f"   -> decoder initial state, shape {ex.initial_state.shape}: {_preview(ex.initial_state)}",
-            "", f"5. Decoding, one token at a time (attention: {ex.attention_type}):"]
+            "", f"5. Decoding, one token at a time (attention: {ex.attention_type}; {ex.formula}):"]
     for n, s in enumerate(ex.steps, start=1):
-        out.append(f"   step {n}: query s_{n} {s.query.shape} {_preview(s.query)}")
+        out.append(f"   step {n}: input {s.fed} -> query s_{n} {s.query.shape} {_preview(s.query)}")
         if s.weights is not None:
-            out.append("     source token   score     alpha")
+            out.append(f"     {pad('source token', col)} {'score':>8}   alpha")
             for tok, sc, w in zip(ex.src_tokens, s.scores, s.weights):
-                out.append(f"     {tok:<12} {sc:+8.3f}   {w:.3f} {BAR * int(round(w * width))}")
+                out.append(f"     {pad(tok, col)} {sc:+8.3f}   {w:.3f} {BAR * int(round(w * width))}")
             out.append(f"     attention value {s.attention_value.shape} {_preview(s.attention_value)}")
             out.append(f"     combined state tanh(W[s; a]) {_preview(s.attentional)}")
         top = ", ".join(f"{tok} {p:.2f}" for tok, p in s.top)
@@ -146,15 +172,52 @@ def format_text(ex: Explanation, width: int = 20) -> str:
     return "\n".join(out)
 
 
+def _md(text: str) -> str:
+    """Text for a markdown table cell: markdown's special characters escaped, never code."""
+    return "".join("\\" + c if c in "\\`*_[]<>|#~" else c for c in text) or " "
+
+
+def _table(header: list[str], rows: list[list[str]], align: str = "") -> list[str]:
+    """A markdown table: header row, separator row (`align`: one 'l'/'r' per column), rows."""
+    align = align or "l" * len(header)
+    sep = ["---:" if a == "r" else "---" for a in align]
+    return ["| " + " | ".join(r) + " |" for r in [header, sep, *rows]]
+
+
 def format_markdown(ex: Explanation) -> str:
-    """The walk-through as markdown, with the heatmap embedded as a PNG."""
+    """The walk-through as markdown with real tables, and the heatmap embedded as a PNG."""
     from seqattn.viz import draw_heatmap, figure_bytes
 
-    text = format_text(ex)
-    md = [f"# How the model translates “{ex.sentence}”", "", "```text", text, "```", ""]
+    md = [f"# How the model translates “{_md(ex.sentence)}”", "", "## 1. Subwords", "",
+          "SentencePiece splits the sentence into subwords (▁ starts a word); each has an id.", ""]
+    md += _table(["#", "id", "subword"], [[str(k + 1), str(i), _md(t)] for k, (i, t) in
+                                          enumerate(zip(ex.src_ids, ex.src_tokens))], "rrl")
+    md += ["", "## 2. Embeddings", "", f"Source {ex.src_embedding_shape} (batch, src_len, emb); each "
+           f"decoder step embeds one token {ex.tgt_embedding_shape}.", "",
+           "## 3. Encoder hidden states", ""]
+    md += _table(["h", "subword", "first values"], [[f"h{k + 1}", _md(t), _preview(h)] for k, (t, h) in
+                                                    enumerate(zip(ex.src_tokens, ex.encoder_states))])
+    md += ["", "## 4. Context vector", "",
+           f"The encoder's final state, shape {ex.context_vector.shape}: {_preview(ex.context_vector)}; "
+           f"the decoder's initial state, shape {ex.initial_state.shape}: {_preview(ex.initial_state)}.",
+           "", "## 5. Decoding, one token at a time", "",
+           f"Attention: {ex.attention_type}, {_md(ex.formula)}; alpha = softmax of the scores.", ""]
+    for n, s in enumerate(ex.steps, start=1):
+        md += [f"### Step {n}: input {_md(s.fed)} → chosen {_md(s.chosen)}", "",
+               f"Query s_{n} {s.query.shape}: {_preview(s.query)}", ""]
+        if s.weights is not None:
+            md += _table(["source subword", "score", "alpha"],
+                         [[_md(t), f"{sc:+.3f}", f"{w:.3f}"] for t, sc, w in
+                          zip(ex.src_tokens, s.scores, s.weights)], "lrr")
+            md += ["", f"Attention value {s.attention_value.shape}: {_preview(s.attention_value)}; "
+                   f"combined state tanh(W[s; a]): {_preview(s.attentional)}", ""]
+        md += _table(["next token", "probability"], [[_md(t), f"{p:.2f}"] for t, p in s.top], "lr")
+        md.append("")
+    md += [f"**Output:** {_md(ex.output_text)}", ""]
     if ex.attention is not None:
         tgt = [s.chosen for s in ex.steps]
-        png = figure_bytes(draw_heatmap(ex.attention, ex.src_tokens, tgt, ex.sentence))
+        png = figure_bytes(draw_heatmap(ex.attention, ex.src_tokens, tgt, ex.sentence,
+                                        translation=ex.output_text))
         md += ["## Attention, all steps", "",
                f"![attention heatmap](data:image/png;base64,{base64.b64encode(png).decode()})", ""]
     return "\n".join(md)

@@ -41,11 +41,28 @@ def register_fonts() -> list[str]:
     return paths
 
 
+DPI = 150
+MIN_INCHES = (1600 / DPI, 1200 / DPI)  # the smallest figure: 1600 x 1200 pixels, slide-sized
+MAX_INCHES = 40.0
+
+
+def detokenize(tokens: Sequence[str]) -> str:
+    """Output subwords as text: SentencePiece pieces joined at ▁, else tokens joined by spaces;
+    special tokens such as </s> left out."""
+    words = [t for t in tokens if not (t.startswith("<") and t.endswith(">") and len(t) > 2)]
+    if any("\u2581" in t for t in words):
+        return "".join(words).replace("\u2581", " ").strip()
+    return " ".join(words)
+
+
 def draw_heatmap(attention: np.ndarray, src_tokens: Sequence[str], tgt_tokens: Sequence[str],
-                 title: str | None = None) -> Figure:
+                 title: str | None = None, translation: str | None = None) -> Figure:
     """A figure of attention weights: output subwords down, source subwords across.
 
-    attention: (len(tgt_tokens), len(src_tokens)), rows summing to 1.
+    attention: (len(tgt_tokens), len(src_tokens)), rows summing to 1. The figure is at least
+    1600 x 1200 pixels and grows with the number of tokens. With a `title` (the source), the
+    title reads "title → translation", the translation defaulting to the output tokens as text
+    ("" leaves it out); it is wrapped and drawn as plain text.
     """
     attention = np.asarray(attention, dtype=np.float32)
     if attention.shape != (len(tgt_tokens), len(src_tokens)):
@@ -53,24 +70,28 @@ def draw_heatmap(attention: np.ndarray, src_tokens: Sequence[str], tgt_tokens: S
                          f"{len(tgt_tokens)} output x {len(src_tokens)} source tokens")
     register_fonts()
     n_src, n_tgt = len(src_tokens), len(tgt_tokens)
-    cell = 0.38 if max(n_src, n_tgt) <= 40 else 0.26  # inches per token, smaller when long
-    width = min(40.0, 2.6 + cell * n_src)
-    height = min(40.0, 1.9 + cell * n_tgt)
-    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    long = max(n_src, n_tgt) > 40
+    cell = 0.26 if long else 0.5  # inches per token, smaller when long
+    width = min(MAX_INCHES, max(MIN_INCHES[0], 3.5 + cell * n_src))
+    height = min(MAX_INCHES, max(MIN_INCHES[1], 3.0 + cell * n_tgt))
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     image = ax.imshow(attention, cmap="viridis", vmin=0.0, vmax=1.0, aspect="equal",
                       interpolation="nearest")
-    size = 10 if max(n_src, n_tgt) <= 40 else 7
-    ax.set_xticks(range(n_src), [t.replace("\u2581", "_") for t in src_tokens], rotation=70,
+    size = 9 if long else 14
+    ax.set_xticks(range(n_src), [t.replace("\u2581", "_") for t in src_tokens], rotation=60,
                   ha="right", rotation_mode="anchor", fontsize=size, **TEXT)
     ax.set_yticks(range(n_tgt), [t.replace("\u2581", "_") for t in tgt_tokens], fontsize=size, **TEXT)
-    ax.set_xlabel("source subwords", **TEXT)
-    ax.set_ylabel("output subwords", **TEXT)
+    ax.set_xlabel("source subwords", fontsize=14, **TEXT)
+    ax.set_ylabel("output subwords", fontsize=14, **TEXT)
     if title:  # wrapped here: matplotlib's own wrapping parses "$...$" as math regardless
-        ax.set_title(textwrap.fill(title, max(20, int(width * 9))), fontsize=10, **TEXT)
+        shown = detokenize(tgt_tokens) if translation is None else translation
+        text = f"{title} → {shown}" if shown else title
+        ax.set_title(textwrap.fill(text, max(30, int(width * 6))), fontsize=16, **TEXT)
     bar = fig.colorbar(image, ax=ax, shrink=0.8)
-    bar.set_label("attention weight", **TEXT)
+    bar.set_label("attention weight", fontsize=14, **TEXT)
+    bar.ax.tick_params(labelsize=12)
     return fig
 
 
