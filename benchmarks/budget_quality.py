@@ -34,8 +34,8 @@ def main() -> None:
     a = ap.parse_args()
     from seqattn.config import load_config
     from seqattn.data.corpus import read_lines
-    from seqattn.evaluate import text_scores
     from seqattn.precision import decide
+    from seqattn.scoring import score_texts as text_scores
     from seqattn.train import train
     from seqattn.translator import Translator
 

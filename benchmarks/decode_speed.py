@@ -37,7 +37,7 @@ def main() -> None:
     import torch
 
     from seqattn.data.corpus import read_lines
-    from seqattn.evaluate import text_scores
+    from seqattn.scoring import score_texts as text_scores
     from seqattn.translator import Translator
 
     if a.threads:

@@ -14,7 +14,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "seqattn"
 LAYERS = [
     ["seqattn.errors", "seqattn.version"],
     ["seqattn.config", "seqattn.atomic", "seqattn.flags"],
-    ["seqattn.rundir", "seqattn.precision", "seqattn.runtime", "seqattn.viz"],
+    ["seqattn.rundir", "seqattn.precision", "seqattn.runtime", "seqattn.viz", "seqattn.scoring"],
     ["seqattn.data"],
     ["seqattn.model.kernels"],  # the speed tricks, under
     ["seqattn.model"],  # the story

@@ -102,16 +102,35 @@ def _parser() -> argparse.ArgumentParser:
                           "(this machine only) unless --host says otherwise.")
     add_serve_arguments(sv)
 
-    e = verbs.add_parser("evaluate", help="score a run on a test set (sacreBLEU BLEU, chrF, ppl)",
-                         description="Translate --src and score it against --ref.")
+    e = verbs.add_parser("evaluate", help="score a run on a test set (BLEU, chrF, WER, PER, CER, ppl)",
+                         description="Translate --src and score it against --ref (line-aligned).")
     e.add_argument("run_dir", metavar="RUN_DIR")
     e.add_argument("--src", required=True, metavar="FILE", help="source sentences (plain or .gz)")
     e.add_argument("--ref", required=True, metavar="FILE", help="reference translations")
     e.add_argument("--beam", type=int, help="beam size (default: the run's decode.beam)")
     e.add_argument("--output", metavar="FILE", help="also write the translations here")
+    e.add_argument("--metrics", metavar="LIST",
+                   help="comma-separated, of bleu, chrf, wer, per, cer (default: the run's eval.metrics)")
+    e.add_argument("--group-references", action=argparse.BooleanOptionalAction, default=None,
+                   help="score lines with the same source as one source with several references "
+                   "(default: the run's eval.group_references)")
     e.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     add_precision_arguments(e)
     return p
+
+
+def _metric_list(text: str | None) -> list[str] | None:
+    """`--metrics bleu,chrf`: checked names, in order, each once (None: the run's own)."""
+    from seqattn.scoring import METRICS
+
+    if text is None:
+        return None
+    names = [m.strip().lower() for m in text.split(",") if m.strip()]
+    bad = [m for m in names if m not in METRICS]
+    if bad or not names:
+        raise SeqattnError(f"--metrics: unknown metric '{bad[0] if bad else text}' "
+                           f"(choose from {', '.join(METRICS)})")
+    return list(dict.fromkeys(names))
 
 
 def _cmd_train(a: argparse.Namespace) -> int:
@@ -156,8 +175,8 @@ def _cmd_train(a: argparse.Namespace) -> int:
     print(f"stopped after step {result.progress.step}: {result.stop_reason}")
     if result.test is not None:
         print(f"test (beam {cfg.decode.beam}): {result.test.line()}")
-        print(f"  {result.test.bleu_signature}")
-        print(f"  {result.test.chrf_signature}")
+        for signature in result.test.signatures.values():
+            print(f"  {signature}")
     if result.examples:
         print(f"test sentences ({len(result.examples)} of {result.test.sentences}, evenly spread):")
         for e in result.examples:
@@ -235,6 +254,11 @@ def _cmd_translate(a: argparse.Namespace) -> int:
             if r.truncated:
                 print(f"seqattn: warning: line {first_line + offset} is longer than {MAX_SOURCE_TOKENS} "
                       f"subwords; only its first {MAX_SOURCE_TOKENS} were translated", file=sys.stderr)
+        unknown = [(first_line + k, r.unknown) for k, r in enumerate(results) if r.unknown]
+        if unknown:
+            where = ", ".join(f"line {n}" for n, _ in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+            print(f"seqattn: note: {sum(u for _, u in unknown):,} source token(s) outside the model's "
+                  f"vocabulary were read as <unk> ({where})", file=sys.stderr)
         if a.attention_out:
             from seqattn.viz import save_heatmap
 
@@ -302,6 +326,7 @@ def _same_file(a: str, b: str) -> bool:
 def _cmd_evaluate(a: argparse.Namespace) -> int:
     from seqattn.atomic import atomic_write_text
     from seqattn.evaluate import evaluate_files
+    from seqattn.scoring import LABELS
     from seqattn.translator import Translator
 
     if a.output:
@@ -309,13 +334,15 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
             if _same_file(a.output, given):
                 raise SeqattnError(f"--output {a.output} is the {flag} file; give another path "
                                    "(seqattn never writes over its input)")
+    metrics = _metric_list(a.metrics)
     translator = Translator.load(a.run_dir, device=a.device, precision=a.precision, quantize=a.quantize)
-    scores, outputs = evaluate_files(translator, a.src, a.ref, a.beam)
+    scores, outputs = evaluate_files(translator, a.src, a.ref, a.beam, metrics, a.group_references)
     beam = a.beam or translator.cfg.decode.beam
-    print(f"BLEU  {scores.bleu:.2f}  {scores.bleu_signature}")
-    print(f"chrF  {scores.chrf:.2f}  {scores.chrf_signature}")
-    print(f"ppl   {scores.ppl:.3f}  (teacher-forced, per target subword incl. EOS)")
-    print(f"({scores.sentences} sentences, beam {beam})")
+    for metric, value in scores.values.items():
+        print(f"{LABELS[metric]:<5} {value:.2f}  {scores.signatures.get(metric, '(percent)')}")
+    if scores.ppl is not None:
+        print(f"ppl   {scores.ppl:.3f}  (teacher-forced, per target token incl. EOS)")
+    print(f"({scores.sentences} {scores.unit}, beam {beam})")
     if a.output:
         atomic_write_text(a.output, "".join(o + "\n" for o in outputs))
     return 0

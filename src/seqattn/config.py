@@ -48,14 +48,37 @@ class SplitConfig(_Strict):
     dev_size: int = Field(300, ge=1)
     test_size: int = Field(300, ge=1)
     seed: int = Field(1234, ge=0, lt=2**32)
+    by_source: bool = Field(False, description="split by distinct source (all its references together); "
+                            "sizes then count sources")
+
+
+VocabType = Literal["bpe", "unigram", "char", "symbols"]
 
 
 class SubwordConfig(_Strict):
-    type: Literal["bpe", "unigram"] = "bpe"
-    vocab_size: int = Field(8000, ge=16, le=1_000_000)
+    """How text becomes tokens: SentencePiece subwords (`bpe`, `unigram`), characters (`char`)
+    or space-separated symbols (`symbols`); `type` for both sides unless `src_type`/`tgt_type`."""
+
+    type: VocabType = "bpe"
+    src_type: VocabType | None = None
+    tgt_type: VocabType | None = None
+    vocab_size: int = Field(8000, ge=16, le=1_000_000, description="char/symbols: the most tokens kept")
     joint: bool = True
     character_coverage: float = Field(1.0, gt=0.0, le=1.0)
     max_sentences: int = Field(2_000_000, ge=100, lt=2**31, description="sample bound for training SPM")
+
+    @property
+    def types(self) -> tuple[str, str]:
+        """The source and target vocabulary types."""
+        return self.src_type or self.type, self.tgt_type or self.type
+
+    @model_validator(mode="after")
+    def _joint_needs_one_type(self) -> SubwordConfig:
+        src, tgt = self.types
+        if self.joint and src != tgt:
+            raise ValueError(f"a joint vocabulary needs one type on both sides (source {src}, target "
+                             f"{tgt}); set data.subword.joint: false")
+        return self
 
 
 class DataConfig(_Strict):
@@ -155,7 +178,7 @@ class TrainConfig(_Strict):
     val_beam: int = Field(1, ge=1, description="beam for validation BLEU (1 = greedy)")
     val_max_sentences: int | None = Field(None, ge=1)
     early_stopping_patience: int | None = Field(8, ge=1, description="validations without gain")
-    early_stopping_metric: Literal["bleu", "loss"] = "bleu"
+    early_stopping_metric: Literal["bleu", "chrf", "wer", "per", "cer", "loss"] = "bleu"
     keep_checkpoints: int = Field(2, ge=1)
     log_every: int = Field(100, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -189,12 +212,36 @@ class DecodeConfig(_Strict):
     batch_size: int = Field(64, ge=1)
 
 
+MetricName = Literal["bleu", "chrf", "wer", "per", "cer"]
+
+
+class EvalConfig(_Strict):
+    """What dev and test sets are scored with (see scoring.py)."""
+
+    metrics: list[MetricName] = Field(default_factory=lambda: ["bleu", "chrf"], min_length=1)
+    group_references: bool = Field(False, description="score lines with the same source as one source "
+                                   "with several references (e.g. alternative pronunciations)")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> EvalConfig:
+        if len(set(self.metrics)) != len(self.metrics):
+            raise ValueError("eval.metrics lists a metric twice")
+        return self
+
+
 class Config(_Strict):
     name: str = "run"
     data: DataConfig
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     decode: DecodeConfig = DecodeConfig()
+    eval: EvalConfig = EvalConfig()
+
+    @property
+    def scored_metrics(self) -> list[str]:
+        """`eval.metrics`, plus the early-stopping metric when it is not among them."""
+        extra = self.train.early_stopping_metric
+        return [*self.eval.metrics, *([extra] if extra not in ("loss", *self.eval.metrics) else [])]
 
 
 # ----------------------------------------------------------------------------- loading

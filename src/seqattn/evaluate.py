@@ -1,13 +1,11 @@
-"""Scores: sacreBLEU BLEU and chrF (detokenized text) and teacher-forced perplexity."""
+"""Evaluating a run: translate a file, score it (scoring.py) and its teacher-forced perplexity."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
-from sacrebleu.metrics import BLEU, CHRF
 
 from seqattn.data.batching import make_batch
 from seqattn.data.corpus import read_lines
@@ -16,31 +14,8 @@ from seqattn.errors import SeqattnError
 from seqattn.model.loss import sequence_cross_entropy
 from seqattn.model.seq2seq import Seq2Seq
 from seqattn.precision import Precision
+from seqattn.scoring import Scores, group_references, score_texts
 from seqattn.translator import Translator
-
-
-@dataclass
-class Scores:
-    bleu: float
-    chrf: float
-    bleu_signature: str
-    chrf_signature: str
-    loss: float | None = None  # NLL per target token (EOS included)
-    ppl: float | None = None
-    sentences: int = 0
-
-    def line(self) -> str:
-        ppl = f"  ppl {self.ppl:.2f}" if self.ppl is not None else ""
-        return f"BLEU {self.bleu:.2f}  chrF {self.chrf:.2f}{ppl}  ({self.sentences} sentences)"
-
-
-def text_scores(hypotheses: Sequence[str], references: Sequence[str]) -> Scores:
-    """Corpus BLEU and chrF of detokenized hypotheses against one reference each."""
-    bleu, chrf = BLEU(), CHRF()
-    b = bleu.corpus_score(list(hypotheses), [list(references)])
-    c = chrf.corpus_score(list(hypotheses), [list(references)])
-    return Scores(b.score, c.score, str(bleu.get_signature()), str(chrf.get_signature()),
-                  sentences=len(hypotheses))
 
 
 @torch.no_grad()
@@ -67,22 +42,37 @@ def perplexity(model: Seq2Seq, src_ids: Sequence[Sequence[int]], tgt_ids: Sequen
     return loss, math.exp(min(loss, 50.0))
 
 
-def evaluate_files(translator: Translator, src_file: str, ref_file: str,
-                   beam: int | None = None) -> tuple[Scores, list[str]]:
-    """Translate `src_file` and score it against `ref_file` (line-aligned, plain or .gz)."""
+def evaluate_files(translator: Translator, src_file: str, ref_file: str, beam: int | None = None,
+                   metrics: Sequence[str] | None = None,
+                   group: bool | None = None) -> tuple[Scores, list[str]]:
+    """Translate `src_file` and score it against `ref_file` (line-aligned, plain or .gz) with
+    `metrics` (default: the run's `eval.metrics`); `group` scores lines with the same source as
+    one source with several references (default: the run's `eval.group_references`)."""
     sources, references = read_lines(src_file), read_lines(ref_file)
     if len(sources) != len(references):
         raise SeqattnError(f"{src_file} has {len(sources)} lines but {ref_file} has "
                            f"{len(references)}: they must be line-aligned")
     if not sources:
         raise SeqattnError(f"{src_file}: empty file")
+    cfg = translator.cfg
+    metrics = list(metrics or cfg.eval.metrics)
+    group = cfg.eval.group_references if group is None else group
     outputs = [t.text for t in translator.translate(sources, beam=beam, n_best=1)]
-    scores = text_scores(outputs, references)
+    if group:
+        firsts = {}
+        for s, o in zip(sources, outputs):
+            firsts.setdefault(s, o)
+        unique, refs = group_references(sources, references)
+        scores = score_texts([firsts[s] for s in unique], refs, metrics)
+    else:
+        scores = score_texts(outputs, references, metrics)
     sub = translator.subwords
     keep = [i for i, (s, r) in enumerate(zip(sources, references)) if s.strip() and r.strip()]
     src_ids = sub.encode_src([sources[i] for i in keep])
     tgt_ids = sub.encode_tgt([references[i] for i in keep])
+    keep = [k for k in range(len(keep)) if src_ids[k] and tgt_ids[k]]
     if keep:
-        scores.loss, scores.ppl = perplexity(translator.model, src_ids, tgt_ids,
-                                             translator.cfg.decode.batch_size, translator.policy)
+        scores.loss, scores.ppl = perplexity(translator.model, [src_ids[k] for k in keep],
+                                             [tgt_ids[k] for k in keep], cfg.decode.batch_size,
+                                             translator.policy)
     return scores, outputs

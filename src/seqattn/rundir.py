@@ -3,6 +3,7 @@
     RUN_DIR/
       config.yaml            the resolved config (written first: a run killed during setup resumes)
       spm.model              SentencePiece, joint; or spm.src.model + spm.tgt.model
+                             (vocab.json / vocab.src.json / vocab.tgt.json for char or symbols)
       model.safetensors      the best weights by the early-stopping metric
       best.json              the step and dev scores of those weights
       checkpoints/           the last and the previous: weights, optimizer, RNG, data position
@@ -32,6 +33,17 @@ from seqattn.errors import SeqattnError
 CONFIG = "config.yaml"
 WEIGHTS = "model.safetensors"
 SPM_JOINT, SPM_SRC, SPM_TGT = "spm.model", "spm.src.model", "spm.tgt.model"
+VOCAB_JOINT, VOCAB_SRC, VOCAB_TGT = "vocab.json", "vocab.src.json", "vocab.tgt.json"
+
+
+def vocab_files(folder: Path) -> tuple[Path] | tuple[Path, Path] | None:
+    """The vocabulary file(s) in `folder`: one joint file, or source and target; None if absent."""
+    for joint in (SPM_JOINT, VOCAB_JOINT):
+        if (folder / joint).is_file():
+            return (folder / joint,)
+    src = next((folder / n for n in (SPM_SRC, VOCAB_SRC) if (folder / n).is_file()), None)
+    tgt = next((folder / n for n in (SPM_TGT, VOCAB_TGT) if (folder / n).is_file()), None)
+    return (src, tgt) if src is not None and tgt is not None else None
 
 
 @dataclass(frozen=True)
@@ -107,9 +119,8 @@ class RunDir:
                                "(use --resume to continue it, or another --out)")
 
     def has_subwords(self) -> bool:
-        """Whether the directory holds its complete SentencePiece model(s)."""
-        d = self.path
-        return (d / SPM_JOINT).is_file() or ((d / SPM_SRC).is_file() and (d / SPM_TGT).is_file())
+        """Whether the directory holds its complete vocabulary (SentencePiece model(s) or vocab files)."""
+        return vocab_files(self.path) is not None
 
     # ------------------------------------------------------------------ reading and writing
     def read_config(self, overrides: Sequence[str] = ()) -> Config:

@@ -13,7 +13,7 @@ import torch
 
 from seqattn.config import Config
 from seqattn.data.batching import make_batch
-from seqattn.data.subword import EOS_ID, SOS_ID, Subwords
+from seqattn.data.subword import EOS_ID, SOS_ID, UNK_ID, Subwords
 from seqattn.errors import SeqattnError
 from seqattn.model.kernels.packed import pack_bf16
 from seqattn.model.kernels.quantize import quantize_int8
@@ -45,6 +45,7 @@ class Translation:
     src_tokens: list[str]  # source subwords and the '</s>' the encoder read
     hypotheses: list[Candidate] = field(default_factory=list)
     truncated: bool = False
+    unknown: int = 0  # source tokens outside the vocabulary, read as <unk>
 
     @property
     def text(self) -> str:
@@ -206,7 +207,7 @@ class Translator:
         for text, ids, hyps, cut in zip(texts, src_ids, decoded, truncated):
             src_tokens = self.subwords.src_pieces(ids) + ["</s>"]
             cands = [self.candidate(h) for h in hyps]
-            out.append(Translation(text, src_tokens, cands, cut))
+            out.append(Translation(text, src_tokens, cands, cut, ids.count(UNK_ID)))
         return out
 
     def candidate(self, hyp: Hypothesis) -> Candidate:

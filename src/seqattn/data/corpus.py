@@ -16,7 +16,8 @@ import numpy as np
 from seqattn.config import BUILTIN_PREFIX, CorpusSpec, SplitConfig
 from seqattn.errors import SeqattnError
 
-BUILTIN_CORPORA = {"tatoeba-kor-eng": "kor.txt"}
+BUILTIN_CORPORA = {"tatoeba-kor-eng": "kor.txt", "cmudict": "cmudict.tsv.gz",
+                   "korean-romanization": "korean_romanization.tsv"}
 MAX_LINE_CHARS = 100_000  # a corpus line longer than this is not a sentence
 
 
@@ -135,21 +136,47 @@ def read_corpus(spec: CorpusSpec) -> ParallelText:
     return text
 
 
+def require_filled(text: ParallelText, spec: CorpusSpec, side: str, what: str) -> None:
+    """A line with text on the other side must have some on `side` ('src' or 'tgt'): for
+    symbol vocabularies a blank side is a broken entry (a word with no phonemes), not a pair to
+    skip. `text` must be as read (one item per line)."""
+    mine, other = (text.src, text.tgt) if side == "src" else (text.tgt, text.src)
+    for number, (a, b) in enumerate(zip(mine, other), start=1):
+        if b and not a.split():
+            path = resolve_path(spec.tsv if spec.tsv is not None else getattr(spec, side))
+            column = f" (column {spec.src_column if side == 'src' else spec.tgt_column})" if spec.tsv else ""
+            raise SeqattnError(f"{path}:{number}: no {what} on the {'source' if side == 'src' else 'target'} "
+                               f"side{column}, only spaces or nothing")
+
+
+def _group_indices(sources: list[str]) -> list[list[int]]:
+    groups: dict[str, list[int]] = {}
+    for i, s in enumerate(sources):
+        groups.setdefault(s, []).append(i)
+    return list(groups.values())
+
+
 def split_corpus(
     text: ParallelText, split: SplitConfig
 ) -> tuple[ParallelText, ParallelText, ParallelText]:
-    """Seeded train/dev/test split of one corpus (used when no dev/test files are given)."""
-    n = len(text)
+    """Seeded train/dev/test split of one corpus (used when no dev/test files are given); with
+    `split.by_source` the sizes count distinct sources, each kept whole in one split."""
+    groups = _group_indices(text.src) if split.by_source else [[i] for i in range(len(text))]
+    n, unit = len(groups), "distinct sources" if split.by_source else "pairs"
     if n < split.dev_size + split.test_size + 1:
         raise SeqattnError(
-            f"{text.origin}: {n} pairs cannot be split into dev ({split.dev_size}) and test "
+            f"{text.origin}: {n} {unit} cannot be split into dev ({split.dev_size}) and test "
             f"({split.test_size}) with training data left; lower data.split sizes or give "
             "data.dev and data.test"
         )
     perm = np.random.default_rng(split.seed).permutation(n)
-    dev_idx = np.sort(perm[: split.dev_size])
-    test_idx = np.sort(perm[split.dev_size : split.dev_size + split.test_size])
-    train_idx = np.sort(perm[split.dev_size + split.test_size :])
+
+    def lines(picked: np.ndarray) -> np.ndarray:
+        return np.sort(np.fromiter((i for g in picked for i in groups[g]), dtype=np.int64))
+
+    dev_idx = lines(perm[: split.dev_size])
+    test_idx = lines(perm[split.dev_size : split.dev_size + split.test_size])
+    train_idx = lines(perm[split.dev_size + split.test_size :])
     return (
         text.subset(train_idx, text.origin + " [train split]"),
         text.subset(dev_idx, text.origin + " [dev split]"),

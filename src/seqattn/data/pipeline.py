@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from seqattn.config import Config, CorpusSpec, DataConfig
-from seqattn.data.corpus import ParallelText, read_corpus, resolve_path, split_corpus
+from seqattn.data.corpus import ParallelText, read_corpus, require_filled, resolve_path, split_corpus
 from seqattn.data.shards import ShardedSplit
 from seqattn.data.subword import Subwords
 from seqattn.errors import SeqattnError
@@ -50,13 +50,21 @@ class EncodedSplit:
         return sum(len(self.tgt_ids[i]) + 1 for i in indices)
 
 
+def _read(spec: CorpusSpec, cfg: DataConfig) -> ParallelText:
+    text = read_corpus(spec)
+    for side, kind in zip(("src", "tgt"), cfg.subword.types):
+        if kind == "symbols":
+            require_filled(text, spec, side, "symbols")
+    return text
+
+
 def load_splits(cfg: DataConfig) -> tuple[ParallelText, ParallelText, ParallelText | None]:
     """Read train/dev/test as configured; carve dev and test out of train when absent."""
-    train = read_corpus(cfg.train)
+    train = _read(cfg.train, cfg)
     if cfg.dev is None:
         train, dev, test = split_corpus(train, cfg.split)
-        return train, dev, (read_corpus(cfg.test) if cfg.test else test)
-    return train, read_corpus(cfg.dev), (read_corpus(cfg.test) if cfg.test else None)
+        return train, dev, (_read(cfg.test, cfg) if cfg.test else test)
+    return train, _read(cfg.dev, cfg), (_read(cfg.test, cfg) if cfg.test else None)
 
 
 def encode_split(text: ParallelText, subwords: Subwords, max_len: int | None,
@@ -94,8 +102,9 @@ def prepare_data(cfg: DataConfig, splits: tuple[ParallelText, ParallelText, Para
     if reuse:
         subwords = Subwords.load(run_dir)
     else:
-        log.info("training SentencePiece (%s, %d pieces, %s) on %d pairs", cfg.subword.type,
-                 cfg.subword.vocab_size, "joint" if cfg.subword.joint else "per side", len(train))
+        log.info("building the vocabulary (%s, at most %d tokens, %s) on %d pairs",
+                 "/".join(dict.fromkeys(cfg.subword.types)), cfg.subword.vocab_size,
+                 "joint" if cfg.subword.joint else "per side", len(train))
         subwords = Subwords.train(train.src, train.tgt, cfg.subword, seed)
         subwords.save(run_dir)
     enc_train = encode_split(train, subwords, cfg.max_len, "train")

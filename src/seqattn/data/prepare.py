@@ -120,6 +120,9 @@ def _held_out(cfg: Config, n: int, origin: str) -> tuple[np.ndarray, np.ndarray,
     if cfg.data.dev is not None:
         return held, np.zeros(0, np.int64), np.zeros(0, np.int64)
     split = cfg.data.split
+    if split.by_source:
+        raise SeqattnError(f"{origin}: data.split.by_source needs the corpus in memory; give data.dev and "
+                           "data.test, or raise data.stream_above_mb")
     if n < split.dev_size + split.test_size + 1:
         raise SeqattnError(f"{origin}: {n} pairs cannot be split into dev ({split.dev_size}) "
                            f"and test ({split.test_size}) with training data left; lower "

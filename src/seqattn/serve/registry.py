@@ -131,6 +131,7 @@ def render_result(t: Translation, attention: bool) -> dict:
         "source": t.source,
         "src_tokens": list(t.src_tokens),
         "truncated": bool(t.truncated),
+        "unknown": int(t.unknown),
         "hypotheses": [
             {"text": h.text, "score": _score(h.score), "tgt_tokens": list(h.tgt_tokens),
              "attention": _attention(h.attention) if attention else None}

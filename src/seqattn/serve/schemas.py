@@ -48,6 +48,7 @@ class TranslationResult(BaseModel):
     source: str
     src_tokens: list[str] = Field(description="Source subwords the encoder read, '</s>' last.")
     truncated: bool = Field(description="True when the source was cut to the model's length limit.")
+    unknown: int = Field(0, description="Source tokens outside the model's vocabulary, read as <unk>.")
     hypotheses: list[Hypothesis]
 
 

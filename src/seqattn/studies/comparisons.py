@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 from seqattn.config import build_config
-from seqattn.evaluate import perplexity, text_scores
+from seqattn.evaluate import perplexity
+from seqattn.scoring import score_texts
 from seqattn.studies.common import (
     LENGTH_BUCKETS,
     ONE_WAY,
@@ -67,7 +68,7 @@ def _bleu_by_length(outputs: list[str], src: list[str], ref: list[str]) -> list[
         if b is not None:
             per[b][0].append(o)
             per[b][1].append(r)
-    return [text_scores(h, r).bleu if h else float("nan") for h, r in per]
+    return [score_texts(h, r, ["bleu"]).bleu if h else float("nan") for h, r in per]
 
 
 def _synthetic(study: str, out: Path, quick: bool, seeds: int) -> tuple[list[list], list[str]]:
@@ -84,7 +85,7 @@ def _synthetic(study: str, out: Path, quick: bool, seeds: int) -> tuple[list[lis
             tr, speed, params = next(trained)
             outputs = [t.text for t in tr.translate([s for s, _ in test], beam=1)]
             accs.append(accuracy_by_length(outputs, test))
-            bleus.append(text_scores(outputs, [r for _, r in test]).bleu)
+            bleus.append(score_texts(outputs, [r for _, r in test], ["bleu"]).bleu)
             ids = tr.subwords
             ppls.append(perplexity(tr.model, ids.encode_src([s for s, _ in test]),
                                    ids.encode_tgt([r for _, r in test]))[1])
@@ -139,7 +140,7 @@ def _multi30k(study: str, out: Path, data: str, minutes: float) -> tuple[list[li
         tr, speed, params = train_arm(tree, arm, 1, out / "multi30k")
         outputs = [t.text for t in tr.translate(src, beam=1)]
         bleus = _bleu_by_length(outputs, src, ref)
-        total = text_scores(outputs, ref).bleu
+        total = score_texts(outputs, ref, ["bleu"]).bleu
         ppl = perplexity(tr.model, tr.subwords.encode_src(src), tr.subwords.encode_tgt(ref))[1]
         series[arm.name] = [(b, 0.0) for b in bleus]
         rows += [["multi30k", arm.name, 1, params, f"{lo}-{hi}", b]

@@ -25,12 +25,12 @@ from seqattn.data.batching import BucketBatcher, make_batch
 from seqattn.data.pipeline import PreparedData, load_data, load_splits, stream_folder
 from seqattn.data.subword import PAD_ID
 from seqattn.errors import SeqattnError
-from seqattn.evaluate import Scores
 from seqattn.model.loss import TeacherForcedLoss
 from seqattn.model.seq2seq import Seq2Seq
 from seqattn.precision import decide
 from seqattn.rundir import RunDir
 from seqattn.runtime import check_fits, resolve_device, set_threads, tune_allocator
+from seqattn.scoring import Scores
 from seqattn.train.checkpoint import restore_latest, save_checkpoint
 from seqattn.train.distributed import STOP_LIMIT, STOP_SIGNAL, Distributed
 from seqattn.train.gradients import Updater
@@ -61,7 +61,7 @@ class Example:
     """One test sentence: its source, its reference and the model's translation."""
 
     source: str
-    reference: str
+    reference: str  # several joined by " | " when references are grouped
     output: str
 
 
@@ -267,18 +267,21 @@ class Trainer:
         load_weights(self.model, self.rundir.weights)
         beam = self.cfg.decode.beam
         if self.data.test is not None:
-            result.test, outputs = self.validator.translate_and_score(self.data.test, beam)
-            text, n = self.data.test.text, min(self.cfg.train.test_examples, len(outputs))
-            picks = [i * len(outputs) // n for i in range(n)] if n else []
-            result.examples = [Example(text.src[i], text.tgt[i], outputs[i]) for i in picks]
+            result.test, decoded = self.validator.translate_and_score(self.data.test, beam)
+            total = len(decoded.outputs)
+            n = min(self.cfg.train.test_examples, total)
+            picks = [i * total // n for i in range(n)] if n else []
+            result.examples = [Example(decoded.sources[i], " | ".join(decoded.references[i]),
+                                       decoded.outputs[i]) for i in picks]
             self.metrics.add(self.progress.step, "test", loss=result.test.loss, ppl=result.test.ppl,
-                             bleu=result.test.bleu, chrf=result.test.chrf)
+                             **result.test.values)
             log.info("test (beam %d, best step %s): %s", beam, self.progress.best_step,
                      result.test.line())
         if self.cfg.train.samples:
             result.samples = self.translator.translate(self.cfg.train.samples, beam=beam)
         summary = {"stop_reason": result.stop_reason, "progress": asdict(self.progress),
-                   "test": asdict(result.test) if result.test else None,
+                   "test": {**result.test.as_dict(), "signatures": result.test.signatures}
+                   if result.test else None,
                    "samples": {s.source: s.text for s in result.samples},
                    "test_examples": [asdict(e) for e in result.examples]}
         self.rundir.write_json(self.rundir.results, summary)

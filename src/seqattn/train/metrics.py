@@ -18,7 +18,8 @@ from seqattn.atomic import atomic_write_text
 
 log = logging.getLogger("seqattn")
 
-FIELDS = ["step", "split", "loss", "ppl", "bleu", "chrf", "lr", "tokens_per_s", "elapsed_s"]
+FIELDS = ["step", "split", "loss", "ppl", "bleu", "chrf", "wer", "per", "cer", "lr", "tokens_per_s",
+          "elapsed_s"]
 
 
 class MetricsLog:

@@ -5,20 +5,32 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 
 from seqattn.atomic import atomic_write_bytes
 from seqattn.config import Config
 from seqattn.data.pipeline import EncodedSplit, PreparedData
-from seqattn.evaluate import Scores, perplexity, text_scores
+from seqattn.evaluate import perplexity
 from seqattn.model.seq2seq import Seq2Seq
 from seqattn.precision import Precision
 from seqattn.rundir import RunDir
+from seqattn.scoring import Scores, group_references, score_texts, signed
 from seqattn.train.progress import Progress
 from seqattn.train.schedule import Schedule
 from seqattn.translator import Translator
 from seqattn.weights import save_weights
 
 log = logging.getLogger("seqattn")
+
+
+@dataclass
+class Decoded:
+    """A decoded split as scored: each source (once, when references are grouped), its
+    references and the output."""
+
+    sources: list[str]
+    references: list[list[str]]
+    outputs: list[str]
 
 
 class Validator:
@@ -38,16 +50,20 @@ class Validator:
                             dev.tgt_ids[:limit])
 
     def score(self, split: EncodedSplit, beam: int) -> Scores:
-        """BLEU and chrF of the decoded split, and its teacher-forced perplexity."""
+        """The run's metrics (`Config.scored_metrics`) of the decoded split, and its
+        teacher-forced perplexity."""
         return self.translate_and_score(split, beam)[0]
 
-    def translate_and_score(self, split: EncodedSplit, beam: int) -> tuple[Scores, list[str]]:
-        """`score`, and the translations it scored."""
-        outputs = [tr.text for tr in self.translator.translate(split.text.src, beam=beam, n_best=1)]
-        scores = text_scores(outputs, split.text.tgt)
+    def translate_and_score(self, split: EncodedSplit, beam: int) -> tuple[Scores, Decoded]:
+        """`score`, and what it scored: sources, their references and the outputs."""
+        sources, refs = split.text.src, [[t] for t in split.text.tgt]
+        if self.cfg.eval.group_references:
+            sources, refs = group_references(split.text.src, split.text.tgt)
+        outputs = [tr.text for tr in self.translator.translate(sources, beam=beam, n_best=1)]
+        scores = score_texts(outputs, refs, self.cfg.scored_metrics)
         scores.loss, scores.ppl = perplexity(self.model, split.src_ids, split.tgt_ids,
                                              self.cfg.decode.batch_size, self.precision)
-        return scores, outputs
+        return scores, Decoded(sources, refs, outputs)
 
     def validate(self, p: Progress, schedule: Schedule) -> bool:
         """Score the dev set at step `p.step`; keep the best weights; return True when early
@@ -56,18 +72,17 @@ class Validator:
         scores = self.score(self.dev_subset(), t.val_beam)
         self.model.train()
         p.last_validation = p.step
-        value = scores.bleu if t.early_stopping_metric == "bleu" else -scores.loss
+        value = signed(t.early_stopping_metric, scores.get(t.early_stopping_metric))
         improved = math.isfinite(value) and (p.best_score is None or value > p.best_score)
         if improved:  # NaN weights are never kept as "best"
             p.best_score, p.best_step, p.bad_validations = value, p.step, 0
             save_weights(self.model, self.run.weights)
-            self.run.write_json(self.run.best, {"step": p.step, "bleu": scores.bleu, "chrf": scores.chrf,
-                                                "loss": scores.loss, "ppl": scores.ppl})
+            self.run.write_json(self.run.best, {"step": p.step, **scores.as_dict()})
         else:
             p.bad_validations += 1
         schedule.on_validation(improved)
-        self.metrics.add(p.step, "dev", loss=scores.loss, ppl=scores.ppl, bleu=scores.bleu,
-                         chrf=scores.chrf, elapsed_s=p.elapsed_s)
+        self.metrics.add(p.step, "dev", loss=scores.loss, ppl=scores.ppl, **scores.values,
+                         elapsed_s=p.elapsed_s)
         log.info("step %d dev: %s%s", p.step, scores.line(), "  *best*" if improved else "")
         self.draw_heatmaps(p.step)
         patience = t.early_stopping_patience
