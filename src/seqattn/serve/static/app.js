@@ -71,6 +71,7 @@ async function loadModels() {
     $("#model").replaceChildren(...state.models.map((m) => option(m.name, `${m.name} (${m.src_lang}→${m.tgt_lang})`)));
     $("#model").value = models.default;
     onModelChange();
+    document.dispatchEvent(new CustomEvent("models-loaded"));
   } catch (err) {
     $("#model-info").textContent = "Could not load the model list.";
     showError(`Could not reach the server: ${err}`);
@@ -125,14 +126,14 @@ async function translate() {
 
 function renderResults(data) {
   const out = $("#output");
-  out.replaceChildren(...data.results.map((r) => renderResult(r)));
+  out.replaceChildren(...data.results.map((r) => renderResult(r, data)));
 }
 
 function fmt(score) {
   return score === null || score === undefined ? "n/a" : score.toFixed(3);
 }
 
-function renderResult(result) {
+function renderResult(result, data) {
   const card = $("#result-template").content.firstElementChild.cloneNode(true);
   $(".source-text", card).textContent = result.source;
   $(".truncated-note", card).hidden = !result.truncated;
@@ -156,6 +157,7 @@ function renderResult(result) {
   $(".nbest-count", card).textContent = `(${result.hypotheses.length})`;
   if (result.hypotheses.length > 1) $(".nbest-box", card).open = true;
   selectHypothesis(card, result, 0);
+  if (typeof attachStudio === "function") attachStudio(card, result, data); // studio.js: step through, why not, beam tree
   return card;
 }
 

@@ -1,0 +1,310 @@
+"""The studio in real headless Chromium, on two tiny Korean → English models trained here:
+step through 저는 AI를 좋아합니다 with the keyboard (the weights shown equal /v1/explain's), ask
+"why not I like AI.?" (the log-probabilities shown equal /v1/score's), the beam tree for beam
+5, two models side by side, training in pictures, and axe-core on every view.
+
+With SEQATTN_SCREENSHOTS=1 the views are saved to docs/images/ (for README and SERVING.md);
+otherwise to pytest's tmp_path.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+pytest.importorskip("fastapi")
+uvicorn = pytest.importorskip("uvicorn")
+sync_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+HANGUL = "저는 AI를 좋아합니다"
+LONG = "그녀는 음악을 원합니다 우리는 커피를 싫어합니다 친구는 고양이를 좋아합니다 저는 책을 원합니다"
+DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium fonts-noto-cjk)",
+                allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def korean_runs(tmp_path_factory) -> dict[str, Path]:
+    from seqattn.demo import train_korean_demo
+
+    root = tmp_path_factory.mktemp("korean")
+    return {"ko-general": train_korean_demo(root / "ko-general", steps=400),
+            "ko-additive": train_korean_demo(root / "ko-additive", steps=400, attention="additive",
+                                             overrides=["train.heatmaps=0"])}
+
+
+@pytest.fixture(scope="module")
+def studio_server(korean_runs):
+    from seqattn.serve.app import create_app
+    from seqattn.translator import Translator
+
+    app = create_app({name: Translator.load(path, device="cpu") for name, path in korean_runs.items()},
+                     batch_window_ms=5)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the uvicorn server did not start")
+        time.sleep(0.05)
+    yield SimpleNamespace(url=f"http://127.0.0.1:{sock.getsockname()[1]}")
+    server.should_exit = True
+    thread.join(15)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, studio_server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    p = context.new_page()
+    p.set_default_timeout(30_000)
+    seen: list[str] = []
+    p.on("request", lambda r: seen.append(r.url))
+    p.goto(studio_server.url + "/")
+    p.wait_for_selector("#model option", state="attached")
+    yield p
+    assert seen and all(u.startswith(studio_server.url + "/") for u in seen), seen  # nothing outside
+    context.close()
+
+
+@pytest.fixture
+def shots(tmp_path):
+    """Where screenshots go: docs/images/ when SEQATTN_SCREENSHOTS=1, else tmp_path."""
+    if os.environ.get("SEQATTN_SCREENSHOTS") == "1":
+        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+        return DOCS_IMAGES
+    return tmp_path
+
+
+def api(page, path: str, body: dict) -> dict:
+    return page.evaluate("""async ([path, body]) => { const r = await fetch(path, {method: 'POST',
+        headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)}); return r.json(); }""",
+                         [path, body])
+
+
+def row_values(rows) -> list[float]:
+    """The exact values behind a bar table's rows (data-value)."""
+    return [float(v) for v in rows.evaluate_all("rows => rows.map((r) => r.dataset.value)")]
+
+
+def translate(page, text: str = HANGUL, model: str = "ko-general", beam: str = "5") -> None:
+    page.select_option("#model", model)
+    page.select_option("#beam", beam)
+    page.fill("#input", text)
+    page.click("#translate")
+    page.wait_for_selector("#output .result .attn-cell")
+
+
+def open_tool(page, name: str):
+    card = page.locator("#output .result").first
+    card.get_by_role("button", name=name, exact=True).click()
+    return card.locator(f"section.studio-panel[aria-label='{name}']")
+
+
+def test_step_through_every_decoding_step_with_the_keyboard(page, shots):
+    translate(page)
+    panel = open_tool(page, "Step through")
+    stepper = panel.locator(".stepper")
+    stepper.wait_for()
+    ex = api(page, "/v1/explain", {"text": HANGUL, "model": "ko-general"})
+    assert "Greedy decoding" in panel.inner_text()
+    assert stepper.get_attribute("data-phase") == "1"
+    # step 1: one encoder state per source subword, shortened, each with its whole vector on demand
+    states = panel.locator("table.states tbody tr")
+    assert states.count() == len(ex["src_tokens"])
+    panel.locator(".vec-details summary").first.click()
+    full = panel.locator(".vec-full").first.inner_text().strip("[]").split(", ")
+    assert len(full) == len(ex["encoder_states"][0])
+    assert float(full[0].replace("−", "-")) == pytest.approx(ex["encoder_states"][0][0], abs=1e-4)
+
+    stepper.focus()
+    checked, seen_phases = [], set()
+    for _ in range(6 * len(ex["steps"])):
+        page.keyboard.press("ArrowRight")
+        t, phase = int(stepper.get_attribute("data-step")), stepper.get_attribute("data-phase")
+        seen_phases.add(phase)
+        if phase == "3":  # raw scores, signed
+            shown = row_values(panel.locator(".score-bars tr"))
+            assert shown == pytest.approx(ex["steps"][t]["scores"], abs=1e-9)
+        if phase == "4":  # the weights: bars, numbers, and the map's row being built
+            rows = panel.locator(".weight-bars tr")
+            values = row_values(rows)
+            texts = rows.locator("td.num").all_inner_texts()
+            assert values == pytest.approx(ex["steps"][t]["weights"], abs=1e-9)
+            assert [float(x) for x in texts] == pytest.approx(ex["steps"][t]["weights"], abs=5e-4 + 1e-9)
+            assert panel.locator(".mini-map tbody tr").count() == t + 1
+            if t == 1:
+                panel.screenshot(path=str(shots / "studio-stepper.png"))
+            checked.append(t)
+        if phase == "7":
+            chosen = panel.locator("tr.chosen")
+            assert chosen.count() == 1 and "✓ chosen" in chosen.inner_text()
+    assert checked == list(range(len(ex["steps"])))  # every decoding step
+    assert seen_phases == {"2", "3", "4", "5", "6", "7"}
+    assert panel.locator(".step-next").is_disabled()
+    assert f"step {len(ex['steps'])} of {len(ex['steps'])}" in panel.locator(".step-where").inner_text()
+    page.keyboard.press("Home")
+    assert stepper.get_attribute("data-phase") == "1" and panel.locator(".step-prev").is_disabled()
+    page.keyboard.press("PageDown")
+    assert (stepper.get_attribute("data-step"), stepper.get_attribute("data-phase")) == ("0", "7")
+
+
+def test_why_not_this_shows_the_scores_of_each_token(page, shots):
+    translate(page)
+    panel = open_tool(page, "Why not…?")
+    panel.locator(".force-input").fill("I like AI.")
+    panel.locator(".force-input").press("Enter")
+    panel.locator(".whynot-table").wait_for()
+    own = page.locator("#output .result .translation").first.inner_text()
+    theirs = api(page, "/v1/score", {"source": HANGUL, "target": "I like AI.", "model": "ko-general"})
+    mine = api(page, "/v1/score", {"source": HANGUL, "target": own, "model": "ko-general"})
+    rows = panel.locator(".whynot-table tbody tr")
+    assert rows.count() == max(len(theirs["tgt_tokens"]), len(mine["tgt_tokens"]))
+    shown = [[float(x) for x in r.locator("td.num").evaluate_all("cs => cs.map((c) => c.dataset.logprob)")]
+             for r in rows.all()]
+    for i, lp in enumerate(theirs["logprobs"]):
+        assert shown[i][-1] == pytest.approx(lp, abs=1e-9)
+        assert float(rows.nth(i).locator("td.num").last.inner_text()) == pytest.approx(lp, abs=5e-4 + 1e-9)
+    for i, lp in enumerate(mine["logprobs"]):
+        assert shown[i][0] == pytest.approx(lp, abs=1e-9)
+    summary = panel.locator(".whynot-summary").inner_text()
+    assert f"{theirs['logprob']:+.3f}".replace("-", "−") in summary
+    if mine["tgt_tokens"] != theirs["tgt_tokens"]:
+        assert panel.locator("tr.first").count() == 1 and "They part at token" in summary
+    assert panel.locator(".studio-map .attn-cell").count() > 0  # the forced output's attention
+    # an output the model does not prefer: the rows part, and the first difference is named
+    panel.locator(".force-input").fill("I like coffee.")
+    panel.locator(".force-input").press("Enter")
+    page.wait_for_function("() => document.querySelector('.whynot-summary').textContent.includes('coffee')")
+    summary = panel.locator(".whynot-summary").inner_text()
+    if own != "I like coffee.":
+        assert "They part at token" in summary and panel.locator("tr.first").count() == 1
+    panel.screenshot(path=str(shots / "studio-why-not.png"))
+
+
+def test_the_beam_tree_for_beam_5(page, shots):
+    translate(page, LONG)
+    panel = open_tool(page, "Beam tree")
+    panel.locator(".beam-tree .tree-node[data-id]").first.wait_for()
+    data = api(page, "/v1/translate", {"texts": [LONG], "model": "ko-general", "beam": 5, "tree": True})
+    tree = data["results"][0]["tree"]
+    nodes = panel.locator(".tree-node[data-id]")
+    assert nodes.count() == len(tree)
+    assert max(n["step"] for n in tree) + 1 >= 12  # a long output: readable at this size too
+    # readable: no two boxes overlap, labels at least 11 px
+    boxes = panel.locator(".tree-node .box").evaluate_all(
+        "rs => rs.map((r) => { const b = r.getBoundingClientRect(); return [b.x, b.y, b.width, b.height]; })")
+    for k, (x, y, w, h) in enumerate(boxes):
+        for x2, y2, w2, h2 in boxes[k + 1:]:
+            assert x + w <= x2 + 0.5 or x2 + w2 <= x + 0.5 or y + h <= y2 + 0.5 or y2 + h2 <= y + 0.5
+    size = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('.beam-tree text'))"
+                         ".fontSize)")
+    assert size >= 11
+    # kept, finished and pruned differ in outline and mark, not only colour
+    styles = {}
+    for status in ("kept", "finished", "pruned"):
+        node = panel.locator(f".tree-node.{status}[data-id]").first
+        if node.count():
+            styles[status] = (node.locator(".box").evaluate("r => getComputedStyle(r).strokeDasharray"),
+                              node.locator(".inner").count(), node.locator("text").text_content()[:1])
+    assert {"kept", "pruned"} <= set(styles) and len(set(styles.values())) == len(styles), styles
+    assert panel.locator(".tree-node.best").count() >= 1
+    # click a node: its attention row; Enter on a focused node does the same
+    node = next(n for n in tree if n["status"] == "pruned")
+    panel.locator(f".tree-node[data-id='{node['id']}']").click(force=True)
+    assert row_values(panel.locator(".tree-attn tr")) == pytest.approx(node["attention"], abs=1e-9)
+    assert "pruned" in panel.locator(".tree-detail").inner_text()
+    page.keyboard.press("ArrowLeft")  # to its parent
+    page.keyboard.press("Enter")
+    parent = next(n for n in tree if n["id"] == node["parent"]) if node["parent"] else None
+    if parent:
+        assert row_values(panel.locator(".tree-attn tr")) == pytest.approx(parent["attention"], abs=1e-9)
+    top = "e => { e.scrollTop = 0; e.scrollLeft = 0; }"
+    panel.locator(".tree-scroll").evaluate(top)
+    panel.locator(".tree-node.best[data-id]").nth(1).click(force=True)  # on the winner's path
+    panel.locator(".tree-scroll").evaluate(top)
+    panel.screenshot(path=str(shots / "studio-beam-tree.png"))
+
+
+def test_two_models_side_by_side(page, shots):
+    page.fill("#input", HANGUL)
+    section = page.locator("#compare")
+    assert section.is_visible()
+    page.select_option("#compare-a", "ko-general")
+    page.select_option("#compare-b", "ko-additive")
+    page.click("#compare-go")
+    page.wait_for_selector("#compare-out .compare-side:nth-child(2) .attn-cell")
+    sides = page.locator("#compare-out .compare-side")
+    assert sides.count() == 2
+    for k, model in enumerate(("ko-general", "ko-additive")):
+        want = api(page, "/v1/translate", {"texts": [HANGUL], "model": model, "beam": 5})
+        assert sides.nth(k).locator("h3").inner_text() == model
+        text = want["results"][0]["hypotheses"][0]["text"] or "(empty)"
+        assert sides.nth(k).locator(".translation").inner_text() == text
+        assert sides.nth(k).locator(".attn-cell").count() > 0
+    assert "additive attention" in sides.nth(1).inner_text()
+    section.screenshot(path=str(shots / "studio-side-by-side.png"))
+
+
+def test_training_in_pictures(page, shots):
+    page.select_option("#model", "ko-general")
+    section = page.locator("#training")
+    section.wait_for()
+    listed = page.evaluate("async () => (await (await fetch('/v1/models/ko-general/attention')).json())")
+    assert len(listed["steps"]) >= 2
+    slider = page.locator("#training-step")
+    slider.focus()
+    page.keyboard.press("Home")
+    first = listed["steps"][0]
+    assert f"step {first['step']} " in page.inner_text("#training-label")
+    imgs = section.locator("img")
+    assert [i.get_attribute("src") for i in imgs.all()] == [i["url"] for i in first["images"]]
+    page.keyboard.press("ArrowRight")
+    assert f"step {listed['steps'][1]['step']} " in page.inner_text("#training-label")
+    page.wait_for_function("() => [...document.querySelectorAll('#training-images img')]"
+                           ".every((i) => i.complete && i.naturalWidth > 0)")
+    page.select_option("#model", "ko-additive")  # drew no heatmaps (train.heatmaps=0)
+    page.wait_for_function("() => document.querySelector('#training').hidden")
+
+
+def test_studio_views_have_no_serious_accessibility_violations(page):
+    axe = pytest.importorskip("axe_playwright_python.sync_playwright")
+    translate(page)
+    open_tool(page, "Step through").locator(".stepper").wait_for()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    why = open_tool(page, "Why not…?")
+    why.locator(".force-input").fill("I like AI.")
+    why.locator(".force-go").click()
+    why.locator(".whynot-table").wait_for()
+    open_tool(page, "Beam tree").locator(".tree-node[data-id]").first.wait_for()
+    page.locator(".tree-node[data-id]").first.click(force=True)
+    page.click("#compare-go")
+    page.wait_for_selector("#compare-out .compare-side .attn-cell")
+    page.locator("#training img").first.wait_for()
+    results = axe.Axe().run(page)
+    bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert not bad, results.generate_report()
