@@ -30,6 +30,8 @@ class CorpusSpec(_Strict):
     tsv: str | None = None
     src_column: int = Field(1, ge=0, description="TSV column of the source side (0-based)")
     tgt_column: int = Field(0, ge=0, description="TSV column of the target side (0-based)")
+    tgt_strip_digits: bool = Field(False, description="delete digits from the target side as it is read "
+                                   "(ARPAbet stress marks: EY1 -> EY)")
 
     @model_validator(mode="after")
     def _one_layout(self) -> CorpusSpec:
@@ -92,6 +94,18 @@ class DataConfig(_Strict):
     max_len: int = Field(100, ge=1, description="training pairs longer than this (subwords) are skipped")
     prepared: str | None = Field(None, description="folder of prepared (memory-mapped) training data")
     stream_above_mb: float | None = Field(256, gt=0, description="stream training files larger than this")
+
+    @model_validator(mode="after")
+    def _dev_and_test_read_like_train(self) -> DataConfig:
+        """A dev or test TSV that does not say its columns (or digit stripping) reads them as
+        the training TSV does: `data.dev.tsv=my_dev.tsv` is enough."""
+        for split in (self.dev, self.test):
+            if split is None or split.tsv is None or self.train.tsv is None:
+                continue
+            for key in ("src_column", "tgt_column", "tgt_strip_digits"):
+                if key not in split.model_fields_set:
+                    object.__setattr__(split, key, getattr(self.train, key))
+        return self
 
 
 class EncoderConfig(_Strict):

@@ -119,3 +119,25 @@ def test_bad_dictionary_lines_are_named(tmp_path, capsys, body, expect):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err[-1].startswith("seqattn: error:") and expect in err[-1]
     assert not (tmp_path / "out").exists()
+
+
+def test_the_recipe_trains_on_another_dictionary_split(tmp_path):
+    """configs/cmudict_g2p.yaml with data.train/dev/test pointed at one's own TSV files."""
+    from tests.conftest import REPO
+
+    lines = _dictionary_sample(90).splitlines()
+    words = list(dict.fromkeys(x.split("\t")[0] for x in lines))
+    parts = {"train": words[:60], "dev": words[60:75], "test": words[75:]}
+    for name, chosen in parts.items():
+        (tmp_path / f"{name}.tsv").write_text("".join(x + "\n" for x in lines if x.split("\t")[0] in chosen))
+    small = ["model.encoder.hidden_size=16", "model.encoder.emb_size=8", "model.encoder.layers=1",
+             "model.decoder.hidden_size=32", "model.decoder.emb_size=8", "train.max_steps=20",
+             "train.val_every=10", "train.max_minutes=null", "train.schedule.total_steps=20",
+             "train.schedule.warmup_steps=2", "train.heatmaps=0", "train.precision=fp32"]
+    splits = [f"data.{name}.tsv={tmp_path / f'{name}.tsv'}" for name in parts]
+    assert main(["train", str(REPO / "configs" / "cmudict_g2p.yaml"), "--out", str(tmp_path / "run"),
+                 *splits, *small]) == 0
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["test"]["sentences"] == len(parts["test"])  # scored on words it never saw
+    assert set(results["test"]) >= {"wer", "per"}
+    assert not set(parts["test"]) & set(parts["train"])

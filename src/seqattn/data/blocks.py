@@ -142,6 +142,17 @@ def _lines(block: bytes, n: int) -> tuple[list[str], dict[int, str]]:
 def block_pairs(spec: CorpusSpec, n: int, src_block: bytes, tgt_block: bytes | None
                 ) -> tuple[list[str], list[str], dict[int, str]]:
     """Stripped source and target sentences of a block, and the lines that cannot be read."""
+    src, tgt, bad = _block_pairs(spec, n, src_block, tgt_block)
+    if spec.tgt_strip_digits:
+        tgt = [t.translate(_DIGITS) for t in tgt]
+    return src, tgt, bad
+
+
+_DIGITS = str.maketrans("", "", "0123456789")
+
+
+def _block_pairs(spec: CorpusSpec, n: int, src_block: bytes, tgt_block: bytes | None
+                 ) -> tuple[list[str], list[str], dict[int, str]]:
     if tgt_block is not None:
         src, bad = _lines(src_block, n)
         tgt, bad_tgt = _lines(tgt_block, n)

@@ -131,9 +131,14 @@ def read_corpus(spec: CorpusSpec) -> ParallelText:
                 f"has {len(tgt)}: the two sides must be line-aligned"
             )
         text = ParallelText(src, tgt, f"{resolve_path(spec.src)} + {resolve_path(spec.tgt)}")
+    if spec.tgt_strip_digits:
+        text.tgt = [t.translate(_DIGITS) for t in text.tgt]
     if not any(s and t for s, t in zip(text.src, text.tgt)):
         raise SeqattnError(f"{text.origin}: empty corpus (no non-empty sentence pairs)")
     return text
+
+
+_DIGITS = str.maketrans("", "", "0123456789")
 
 
 def require_filled(text: ParallelText, spec: CorpusSpec, side: str, what: str) -> None:
