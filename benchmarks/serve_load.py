@@ -1,6 +1,11 @@
 """Load-test `seqattn serve` on 127.0.0.1: N concurrent clients, with request batching on and off.
 
     python benchmarks/serve_load.py --run RUN_DIR [--clients 50] [--seconds 20] [--json PATH]
+    python benchmarks/serve_load.py --run RUN_DIR --modes batching,abuse --abusers 2
+
+Mode `abuse` is `batching` with `--abusers` extra clients sending the heaviest requests the
+server accepts (beam 64, 8 hypotheses, long texts, as many as the work limit allows) back to
+back: compare its normal clients' latencies with those of `batching` alone.
 
 For each mode the script starts the server as a subprocess on a free loopback port, waits until
 it answers, runs `--clients` threads that each send one-sentence requests (keep-alive HTTP/1.1)
@@ -30,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_json  # noqa: E402
 
 HOST = "127.0.0.1"
+JSON = {"Content-Type": "application/json"}
 MAX_CLIENTS, MAX_SECONDS = 500, 120
 SENTENCES = [
     "Zwei Hunde spielen im Schnee.",
@@ -140,6 +146,38 @@ def client(port: int, sentences: list[str], offset: int, deadline: float, beam: 
     conn.close()
 
 
+def heavy_body(port: int, sentence: str) -> dict:
+    """The largest request of long texts at beam 64 the server accepts (halving until no 422)."""
+    text = " ".join([sentence] * 6)
+    for n in (32, 16, 8, 4, 2, 1):
+        body = {"texts": [text] * n, "beam": 64, "n_best": 8}
+        conn = http.client.HTTPConnection(HOST, port, timeout=300)
+        try:
+            conn.request("POST", "/v1/translate", json.dumps(body).encode(), JSON)
+            resp = conn.getresponse()
+            resp.read()
+        finally:
+            conn.close()
+        if resp.status != 422:
+            return body
+    raise RuntimeError("the server refuses even one long text at beam 64")
+
+
+def abuser(port: int, body: dict, stop: threading.Event, out: list) -> None:
+    conn = http.client.HTTPConnection(HOST, port, timeout=300)
+    while not stop.is_set():
+        try:
+            conn.request("POST", "/v1/translate", json.dumps(body).encode(), JSON)
+            resp = conn.getresponse()
+            resp.read()
+            out.append(resp.status)
+        except (OSError, http.client.HTTPException) as exc:
+            out.append(type(exc).__name__)
+            conn.close()
+            conn = http.client.HTTPConnection(HOST, port, timeout=300)
+    conn.close()
+
+
 def percentile(sorted_values: list[float], p: float) -> float | None:
     if not sorted_values:
         return None
@@ -148,7 +186,7 @@ def percentile(sorted_values: list[float], p: float) -> float | None:
 
 
 def run_mode(run: str, batching: bool, clients: int, seconds: float, sentences: list[str],
-             beam: int | None) -> dict:
+             beam: int | None, abusers: int = 0) -> dict:
     port = free_port()
     with tempfile.TemporaryFile("w+") as log:
         proc = start_server(run, port, batching, log)
@@ -156,6 +194,14 @@ def run_mode(run: str, batching: bool, clients: int, seconds: float, sentences: 
             wait_ready(port, proc)
             warm: list = []
             client(port, sentences, 0, time.perf_counter() + 1.0, beam, warm)  # load caches, first calls
+            stop, abused = threading.Event(), []
+            heavy = [threading.Thread(target=abuser, daemon=True,
+                                      args=(port, heavy_body(port, sentences[0]), stop, abused))
+                     for _ in range(abusers)]
+            for t in heavy:
+                t.start()
+            if heavy:
+                time.sleep(2.0)  # the heavy lane is busy before the normal clients start
             before = get_json(port, "/healthz")["batching"]
             results: list[tuple[float, object]] = []
             start = time.perf_counter()
@@ -168,6 +214,9 @@ def run_mode(run: str, batching: bool, clients: int, seconds: float, sentences: 
                 t.join(seconds + 60)
             elapsed = time.perf_counter() - start
             after = get_json(port, "/healthz")["batching"]
+            stop.set()
+            for t in heavy:
+                t.join(300)
         except Exception:
             log.seek(0)
             sys.stderr.write(log.read()[-4000:])
@@ -184,7 +233,8 @@ def run_mode(run: str, batching: bool, clients: int, seconds: float, sentences: 
     served = after[name]["requests"] - before[name]["requests"]
     ms = 1000.0
     return {
-        "mode": "batching" if batching else "no-batching",
+        "mode": ("abuse" if abusers else "batching") if batching else "no-batching",
+        "abusers": abusers, "abusive_requests": {str(k): abused.count(k) for k in set(abused)},
         "requests": len(results), "ok": len(ok), "errors": errors, "seconds": round(elapsed, 2),
         "requests_per_s": round(len(ok) / elapsed, 2), "sentences_per_s": round(len(ok) / elapsed, 2),
         "latency_ms": {f"p{p}": None if percentile(ok, p) is None else round(percentile(ok, p) * ms, 1)
@@ -218,7 +268,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sentences", metavar="FILE",
                    help="one sentence per line (default: built-in German list)")
     p.add_argument("--beam", type=int, help="beam size to request (default: the run's decode.beam)")
-    p.add_argument("--modes", default="batching,no-batching", help="comma-separated: batching,no-batching")
+    p.add_argument("--modes", default="batching,no-batching",
+                   help="comma-separated: batching, no-batching, abuse (batching, plus --abusers heavy "
+                   "clients)")
+    p.add_argument("--abusers", type=int, default=2, help="heavy clients in mode abuse (default 2)")
     p.add_argument("--json", metavar="PATH", help="also write the results here")
     a = p.parse_args(argv)
     if not 1 <= a.clients <= MAX_CLIENTS or not 1 <= a.seconds <= MAX_SECONDS:
@@ -226,8 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     if not (Path(a.run) / "config.yaml").is_file():
         p.error(f"{a.run}: not a seqattn run directory")
     modes = [m.strip() for m in a.modes.split(",") if m.strip()]
-    if not modes or set(modes) - {"batching", "no-batching"}:
-        p.error("--modes takes batching and/or no-batching")
+    if not modes or set(modes) - {"batching", "no-batching", "abuse"}:
+        p.error("--modes takes batching, no-batching and/or abuse")
     sentences = SENTENCES
     if a.sentences:
         lines = Path(a.sentences).read_text(encoding="utf-8").splitlines()
@@ -237,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for mode in modes:
         print(f"[{mode}] {a.clients} clients for {a.seconds:g} s ...", file=sys.stderr, flush=True)
-        rows.append(run_mode(a.run, mode == "batching", a.clients, a.seconds, sentences, a.beam))
+        rows.append(run_mode(a.run, mode != "no-batching", a.clients, a.seconds, sentences, a.beam,
+                             a.abusers if mode == "abuse" else 0))
     print(table(rows))
     report = {"run": str(a.run), "clients": a.clients, "seconds": a.seconds, "beam": a.beam,
               "sentences": len(sentences), "cpu_count": os.cpu_count(), "python": platform.python_version(),

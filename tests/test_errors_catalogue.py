@@ -151,6 +151,7 @@ def _newer_checkpoints(run: Path) -> None:
 
 
 TRAIN = ["train", "{w}/NAME.yaml", "--out", "{w}/out"]
+_LETTERS = {"src_type": "char", "tgt_type": "symbols", "joint": False, "vocab_size": 100}
 
 
 def _train(name: str) -> list[str]:
@@ -189,6 +190,26 @@ CASES = [
     Case("corpus-all-pairs-too-long", _train("long"),
          "no training pairs left after skipping empty and over-long",
          _config("long", _set("data.max_len", 1))),
+    Case("corpus-symbols-no-phonemes", _train("g2p"),
+         "g2p.tsv:2: no symbols on the target side (column 1), only spaces or nothing",
+         _config("g2p", lambda t, w: (w.joinpath("g2p.tsv").write_text("nation\tN EY1 SH AH0 N\ncat\t\n"),
+                                      t["data"].update(train={"tsv": str(w / "g2p.tsv"), "src_column": 0,
+                                                              "tgt_column": 1}),
+                                      _set("data.subword", _LETTERS)(t, w)))),
+    Case("corpus-symbols-only-spaces", _train("spaces"),
+         "spaces.tgt:3: no symbols on the target side, only spaces or nothing",
+         _config("spaces", lambda t, w: (
+             w.joinpath("spaces.src").write_text("a\nb\nc\n"),
+             w.joinpath("spaces.tgt").write_text("A\nB\n   \n"),
+             t["data"].update(train={"src": str(w / "spaces.src"), "tgt": str(w / "spaces.tgt")}),
+             _set("data.subword", _LETTERS)(t, w)))),
+    Case("corpus-too-many-symbols", _train("manysym"),
+         "20 distinct symbols but data.subword.vocab_size allows 12 (plus 4 special tokens)",
+         _config("manysym", lambda t, w: (
+             w.joinpath("many.src").write_text("".join(f"w{i}\n" for i in range(20))),
+             w.joinpath("many.tgt").write_text("".join(f"S{i}\n" for i in range(20))),
+             t["data"].update(train={"src": str(w / "many.src"), "tgt": str(w / "many.tgt")}),
+             _set("data.subword", {**_LETTERS, "vocab_size": 16})(t, w)))),
     # ------------------------------------------------------------------ configs
     Case("config-unknown-key", _train("typo"),
          "unknown key 'model.encoder.hiden_size' (did you mean 'hidden_size'?)",
@@ -298,6 +319,11 @@ CASES = [
     Case("cli-attention-out-is-a-file", ["translate", "{w}/run", "--attention-out", "{w}/good.yaml",
                                          "--input", "{w}/data/dev.src"],
          "good.yaml: cannot create folder (a file is in the way)"),
+    Case("cli-evaluate-unknown-metric", ["evaluate", "{w}/run", "--src", "{w}/data/test.src", "--ref",
+                                         "{w}/data/test.tgt", "--metrics", "wer,bleu4"],
+         "--metrics: unknown metric 'bleu4' (choose from bleu, chrf, wer, per, cer)"),
+    Case("config-joint-mixed-types", ["train", "{w}/good.yaml", "data.subword.src_type=char"],
+         "data.subword: a joint vocabulary needs one type on both sides (source char, target bpe)"),
     Case("cli-evaluate-misaligned", ["evaluate", "{w}/run", "--src", "{w}/data/dev.src", "--ref",
                                      "{w}/data/train.tgt"], "must be line-aligned"),
     Case("cli-serve-missing-run", ["serve", "{w}/nothere"], "nothere: run directory not found"),
@@ -323,7 +349,7 @@ CASES = [
     Case("run-weights-from-newer-version", ["translate", "{w}/newer", "--input", "{w}/data/dev.src"],
          "newer/model.safetensors: written by seqattn 9.0 in weights format 2",
          _run_copy("newer", _newer_weights)),
-    Case("run-no-subword-model", ["translate", "{w}/nospm"], "nospm: no SentencePiece model",
+    Case("run-no-subword-model", ["translate", "{w}/nospm"], "nospm: no vocabulary (spm.model",
          _run_copy("nospm", lambda r: (r / "spm.model").unlink())),
     Case("run-random-subword-model", ["translate", "{w}/spmrand", "--input", "{w}/data/dev.src"],
          "spmrand/spm.model: damaged subword model (not a SentencePiece model",
@@ -335,6 +361,10 @@ CASES = [
     Case("run-empty-subword-model", ["serve", "{w}/spmempty", "--port", "0"],
          "spmempty/spm.model: damaged subword model (empty, 0 bytes)",
          _run_copy("spmempty", lambda r: (r / "spm.model").write_bytes(b""))),
+    Case("run-damaged-vocabulary", ["translate", "{w}/vocjunk", "--input", "{w}/data/dev.src"],
+         "vocjunk/vocab.json: damaged vocabulary",
+         _run_copy("vocjunk", lambda r: ((r / "spm.model").unlink(),
+                                         (r / "vocab.json").write_text('{"format": "seqattn-vocab-1"}')))),
     Case("run-no-weights-yet", ["translate", "{w}/noweights"], "noweights/model.safetensors: no weights yet",
          _run_copy("noweights", lambda r: (r / "model.safetensors").unlink())),
     Case("resume-config-does-not-match-weights", ["train", "--resume", "{w}/mismatch2"],
@@ -451,15 +481,17 @@ def test_bad_request_gets_one_clear_line(case, api):
     assert expect in detail, detail
 
 
+UNK_NOTE = "outside the model's vocabulary were read as <unk> (line 1)"
 ACCEPTED = [  # id, stdin, number of output lines, part of stderr ("" = nothing)
     ("input-empty-line", "alpha\n\nbeta\n", 3, ""),
     ("input-100000-characters", "a" * 100_000 + "\n", 1, "line 1 is longer than 1000 subwords"),
-    ("input-control-characters", "alpha\x07beta \x1b[31mgamma\x0b\x7f\n", 1, ""),
-    ("input-emoji", "alpha 😀 beta 🎉👍🏽\n", 1, ""),
-    ("input-only-unknown-characters", "ÆØÅ ЖЩ 漢字 ☃\n", 1, ""),
+    ("input-control-characters", "alpha\x07beta \x1b[31mgamma\x0b\x7f\n", 1, UNK_NOTE),
+    ("input-emoji", "alpha 😀 beta 🎉👍🏽\n", 1, UNK_NOTE),
+    ("input-only-unknown-characters", "ÆØÅ ЖЩ 漢字 ☃\n", 1, UNK_NOTE),
     ("input-crlf-line-ends", "alpha\r\nbeta\r\n", 2, ""),
     ("input-leading-bom", "\ufeffalpha\nbeta\n", 2, ""),
-    ("input-dollar-math-in-heatmap", "it costs $\\foo$ or $5_{x$\n", 1, "", ["--attention-out", "{tmp}"]),
+    ("input-dollar-math-in-heatmap", "it costs $\\foo$ or $5_{x$\n", 1, UNK_NOTE,
+     ["--attention-out", "{tmp}"]),
 ]
 
 

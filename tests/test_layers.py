@@ -15,6 +15,7 @@ LAYERS = [
     ["seqattn.errors", "seqattn.version"],
     ["seqattn.config", "seqattn.atomic", "seqattn.flags"],
     ["seqattn.rundir", "seqattn.precision", "seqattn.runtime", "seqattn.viz", "seqattn.scoring"],
+    ["seqattn.notebook"],  # Jupyter displays, drawn with viz
     ["seqattn.data"],
     ["seqattn.model.kernels"],  # the speed tricks, under
     ["seqattn.model"],  # the story

@@ -60,6 +60,11 @@ class Explanation:
         """The score function of this model's attention type, in symbols."""
         return SCORE_FORMULAS.get(self.attention_type, self.attention_type)
 
+    def _repr_html_(self) -> str:  # Jupyter: the steps as a table, and the heatmap
+        from seqattn.notebook import explanation_html
+
+        return explanation_html(self)
+
     @property
     def attention(self) -> np.ndarray | None:
         """(output steps, src_len) weights, as `translate` returns them."""

@@ -3,11 +3,15 @@
 The encoder runs once per batch and attention keys are projected once; each step advances
 every live hypothesis of every sentence in one RNN call, and finished sentences leave the
 batch. Both searches return, per sentence, hypotheses with token ids (EOS included when
-produced), a score, and the attention matrix (target steps x source positions).
+produced), a score, and the attention matrix (target steps x source positions). Beam search
+can also record its tree: every candidate of every step, kept, finished or pruned.
+`forced_scores` runs the same step function along given targets (forced decoding): the
+log-probability of each target token, and where the decoder attended.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +25,29 @@ class Hypothesis:
     tokens: list[int]  # output ids, EOS last when the search produced it
     score: float  # log-probability (greedy) or length-normalised log-probability (beam)
     attention: np.ndarray | None  # (len(tokens), src_len) weights, None without attention
+
+
+@dataclass
+class TreeNode:
+    """One candidate of a beam-search step: a hypothesis extended by `token`."""
+
+    id: int
+    parent: int  # the node it extends (0: the start, <s>)
+    step: int  # 0-based output position
+    token: int
+    score: float  # cumulative log-probability
+    status: str  # "kept" (among the beam continuing), "finished" (ended; EOS or the limit), "pruned"
+    attention: np.ndarray | None  # (src_len,) the weights the parent attended with at this step
+
+
+@dataclass
+class Forced:
+    """A target forced through the decoder: its tokens (EOS last), the log-probability of each,
+    and the attention of each step."""
+
+    tokens: list[int]
+    logprobs: list[float]
+    attention: np.ndarray | None  # (len(tokens), src_len)
 
 
 MAX_OUTPUT_TOKENS = 1024  # whatever the settings, no output grows past this
@@ -79,8 +106,10 @@ class LogSoftmax:
 @torch.no_grad()
 def greedy_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor,
                   max_len_a: float = 1.5, max_len_b: int = 10, sos_id: int = 2,
-                  eos_id: int = 3, row_multiple: int = 1) -> list[Hypothesis]:
-    """Pick the most probable token at every step. src (batch, src_len).
+                  eos_id: int = 3, row_multiple: int = 1,
+                  on_step: Callable[[], None] | None = None) -> list[Hypothesis]:
+    """Pick the most probable token at every step. src (batch, src_len). `on_step`, when
+    given, is called before every step (the server's heavy lane yields there).
 
     Finished sentences leave the batch; with `row_multiple` > 1 a few finished rows ride
     along (their output ignored) so the batch keeps a multiple of that many rows.
@@ -98,6 +127,8 @@ def greedy_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor,
     tokens = torch.full((batch,), sos_id, dtype=torch.long, device=src.device)
     log_softmax = LogSoftmax()
     for t in range(steps):
+        if on_step is not None:
+            on_step()
         logits, state, weights = model.decoder.step(tokens, state, memory)
         logp = log_softmax(logits)  # (rows, vocab) fp32
         best_lp, tokens = logp.max(dim=-1)  # (rows,)
@@ -129,12 +160,15 @@ def greedy_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor,
 def beam_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor, beam: int = 5,
                 n_best: int = 1, alpha: float = 1.0, max_len_a: float = 1.5,
                 max_len_b: int = 10, sos_id: int = 2, eos_id: int = 3,
-                row_multiple: int = 1) -> list[list[Hypothesis]]:
+                row_multiple: int = 1, trees: list[list[TreeNode]] | None = None,
+                on_step: Callable[[], None] | None = None) -> list[list[Hypothesis]]:
     """Beam search; returns the `n_best` best hypotheses per sentence, best first.
 
     A hypothesis ending in EOS is finished when it ranks among the top `beam` candidates of
     its step; a sentence is done once it has `beam` finished hypotheses or hits its length
-    limit (then its live hypotheses are finished as they are).
+    limit (then its live hypotheses are finished as they are). With `trees` (one empty list
+    per sentence) every step's 2 x beam best candidates are appended there as TreeNodes.
+    `on_step`, when given, is called before every step.
     """
     memory, state, _ = model.encode(src, src_lengths)
     batch, src_len = src.shape
@@ -153,6 +187,7 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor, be
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
     has_attn = model.decoder.attention is not None
     log_softmax = LogSoftmax()
+    node_of_row = [0] * (batch * k)  # the tree node each hypothesis row stands at (0: <s>)
 
     def finish(row: int, token: int, total: float, sid: int, weights_row) -> None:
         seq = hist[row].tolist() + [token]
@@ -163,6 +198,8 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor, be
         finished[sid].append(Hypothesis(seq, total / length_penalty(len(seq), alpha), att))
 
     for t in range(max(limits)):
+        if on_step is not None:
+            on_step()
         live = len(sent)
         logits, state, weights = model.decoder.step(tokens, state, memory)
         n_cand = min(2 * k, logits.size(-1))
@@ -181,14 +218,20 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor, be
         rank_ok = torch.arange(top_ids.size(1), device=device)[None, :] < k
         limit_t = torch.tensor(at_limit, device=device)[:, None]
         to_finish = rank_ok & (is_eos | limit_t) & torch.isfinite(top_scores)
+        ended = set()
         for b, j in to_finish.nonzero().tolist():
             sid = sent[b]
             if alive[b] and (len(finished[sid]) < k or at_limit[b]):
                 row = int(origin[b, j])
                 finish(row, int(token[b, j]), float(top_scores[b, j]), sid,
                        w[row] if w is not None else None)
+                ended.add((b, j))
         # the k best non-EOS candidates continue
         cont_scores, pick = top_scores.masked_fill(is_eos, float("-inf")).topk(k, dim=-1)
+        if trees is not None:
+            node_of_row = _grow_trees(trees, t, sent, alive, at_limit, top_scores, origin, token, pick,
+                                      ended, node_of_row, w, src_lengths, k, eos_id,
+                                      [len(finished[sid]) >= k for sid in sent])
         rows = origin.gather(1, pick).view(-1)
         tokens = token.gather(1, pick).view(-1)
         hist = torch.cat([hist[rows], tokens[:, None]], dim=1)
@@ -210,6 +253,7 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor, be
             sent, alive = [sent[b] for b in keep_b], [alive[b] for b in keep_b]
             scores = scores.index_select(0, keep_bt)
             tokens, hist = tokens[keep_rows], hist[keep_rows]
+            node_of_row = [node_of_row[r] for r in keep_rows.tolist()]
             hist_attn = hist_attn[keep_rows] if has_attn else hist_attn
             state, memory = state.index_select(keep_rows), memory.index_select(keep_bt)
     results = []
@@ -217,3 +261,57 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor, be
         hyps.sort(key=lambda h: h.score, reverse=True)
         results.append(hyps[:n_best])
     return results
+
+
+def _grow_trees(trees, t, sent, alive, at_limit, top_scores, origin, token, pick, ended,
+                node_of_row, w, src_lengths, k, eos_id, full) -> list[int]:
+    """Record step `t`'s candidates in `trees`; returns the node of each continuing row. A
+    candidate is 'kept' only if its sentence goes on (not `full` of finished ones, not at its
+    length limit)."""
+    scores, origins, tokens = top_scores.tolist(), origin.tolist(), token.tolist()
+    picks = pick.tolist()
+    new_rows = [0] * (len(sent) * k)
+    for b, sid in enumerate(sent):
+        if not alive[b]:
+            continue
+        tree, ids = trees[sid], {}
+        for j, score in enumerate(scores[b]):
+            if not np.isfinite(score):
+                continue
+            row = origins[b][j]
+            status = "finished" if (b, j) in ended else "pruned"
+            if j in picks[b] and tokens[b][j] != eos_id and not (at_limit[b] or full[b]):
+                status = "kept"
+            weights = None if w is None else w[row, : int(src_lengths[sid])].cpu().numpy()
+            ids[j] = len(tree) + 1  # (node 0 is the start)
+            tree.append(TreeNode(ids[j], node_of_row[row], t, tokens[b][j], score, status, weights))
+        for i, j in enumerate(picks[b]):
+            new_rows[b * k + i] = ids.get(j, 0)
+    return new_rows
+
+
+@torch.no_grad()
+def forced_scores(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor,
+                  targets: list[list[int]], sos_id: int = 2, eos_id: int = 3) -> list[Forced]:
+    """Feed each target (EOS appended) through the decoder as the searches do, one step at a
+    time, and read off the log-probability of each of its tokens. src (batch, src_len)."""
+    memory, state, _ = model.encode(src, src_lengths)
+    batch, src_len = src.shape
+    seqs = [list(t) + [eos_id] for t in targets]
+    steps = max(len(s) for s in seqs)
+    padded = torch.tensor([s + [eos_id] * (steps - len(s)) for s in seqs], device=src.device)
+    logps = torch.zeros(batch, steps, device=src.device)
+    attn = torch.zeros(batch, steps, src_len, device=src.device)
+    tokens = torch.full((batch,), sos_id, dtype=torch.long, device=src.device)
+    log_softmax = LogSoftmax()
+    for t in range(steps):
+        logits, state, weights = model.decoder.step(tokens, state, memory)
+        tokens = padded[:, t]
+        logps[:, t] = log_softmax(logits).gather(1, tokens[:, None])[:, 0]
+        if weights is not None:
+            attn[:, t] = weights.float()
+    has_attn = model.decoder.attention is not None
+    lengths = src_lengths.tolist()
+    return [Forced(s, logps[i, : len(s)].tolist(),
+                   attn[i, : len(s), : lengths[i]].cpu().numpy() if has_attn else None)
+            for i, s in enumerate(seqs)]

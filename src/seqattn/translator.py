@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +21,15 @@ from seqattn.model.seq2seq import Seq2Seq
 from seqattn.precision import Precision, decide, int8_engine
 from seqattn.rundir import WEIGHTS, RunDir
 from seqattn.runtime import check_fits, resolve_device
-from seqattn.search import Hypothesis, beam_search, greedy_search
+from seqattn.search import (
+    MAX_OUTPUT_TOKENS,
+    Hypothesis,
+    TreeNode,
+    beam_search,
+    forced_scores,
+    greedy_search,
+    length_penalty,
+)
 from seqattn.weights import load_weights
 
 MAX_SOURCE_TOKENS = 1000  # longer inputs are cut (with a flag on the result)
@@ -38,6 +46,26 @@ class Candidate:
 
 
 @dataclass
+class ForcedScore:
+    """How probable the model finds a given target for a source (forced decoding)."""
+
+    source: str
+    target: str
+    src_tokens: list[str]  # source subwords and '</s>'
+    tgt_tokens: list[str]  # target subwords and '</s>'
+    logprobs: list[float]  # log-probability of each target token, '</s>' included
+    logprob: float  # their sum: what greedy search reports as a hypothesis' score
+    score: float  # logprob / ((5 + len) / 6) ** alpha: what beam search reports (decode.length_penalty)
+    attention: np.ndarray | None  # (len(tgt_tokens), len(src_tokens))
+    unknown: int = 0  # source and target tokens outside the vocabularies
+
+    def _repr_html_(self) -> str:  # Jupyter
+        from seqattn.notebook import forced_html
+
+        return forced_html(self)
+
+
+@dataclass
 class Translation:
     """All hypotheses for one input, best first; the shortcuts give the best one."""
 
@@ -46,6 +74,7 @@ class Translation:
     hypotheses: list[Candidate] = field(default_factory=list)
     truncated: bool = False
     unknown: int = 0  # source tokens outside the vocabulary, read as <unk>
+    tree: list[TreeNode] | None = None  # the beam search's candidates, when asked for (`tree=True`)
 
     @property
     def text(self) -> str:
@@ -62,6 +91,11 @@ class Translation:
     @property
     def attention(self) -> np.ndarray | None:
         return self.hypotheses[0].attention
+
+    def _repr_html_(self) -> str:  # Jupyter: the n-best list and the heatmap
+        from seqattn.notebook import translation_html
+
+        return translation_html(self)
 
 
 class Translator:
@@ -94,6 +128,7 @@ class Translator:
         else:  # int8 replaces the precision: nothing to probe or refuse
             self.policy = decide("fp32" if quantize else precision, self.device, "decode")
         self._frozen: Seq2Seq | None = None
+        self.run_dir: Path | None = None  # the run directory it was loaded from (Translator.load)
 
     @property
     def precision(self) -> str:
@@ -137,11 +172,13 @@ class Translator:
         if not path.is_file():
             raise SeqattnError(f"{path}: no weights yet (has the run validated once?)")
         load_weights(model, path)
-        return cls(model, subwords, cfg, where, precision, quantize).freeze()
+        translator = cls(model, subwords, cfg, where, precision, quantize).freeze()
+        translator.run_dir = run.path
+        return translator
 
     def decode_ids(self, src_ids: Sequence[Sequence[int]], beam: int, n_best: int = 1,
-                   batch_size: int | None = None, length_penalty: float | None = None
-                   ) -> list[list[Hypothesis]]:
+                   batch_size: int | None = None, length_penalty: float | None = None,
+                   on_step: Callable[[], None] | None = None) -> list[list[Hypothesis]]:
         """Decode subword-id sources in length-sorted batches; results in input order.
 
         On a CPU with several threads and several batches, batches are decoded side by side,
@@ -162,9 +199,9 @@ class Translator:
                 batch = make_batch([src_ids[i] for i in idx], None, idx).to(self.device)
                 if beam == 1 and n_best == 1:
                     return [[h] for h in greedy_search(model, batch.src, batch.src_lengths, d.max_len_a,
-                                                       d.max_len_b, SOS_ID, EOS_ID, rows)]
+                                                       d.max_len_b, SOS_ID, EOS_ID, rows, on_step)]
                 return beam_search(model, batch.src, batch.src_lengths, beam, n_best, alpha,
-                                   d.max_len_a, d.max_len_b, SOS_ID, EOS_ID, rows)
+                                   d.max_len_a, d.max_len_b, SOS_ID, EOS_ID, rows, on_step=on_step)
 
         threads = torch.get_num_threads()
         workers = min(threads, len(batches)) if self.device.type == "cpu" else 1
@@ -184,9 +221,11 @@ class Translator:
         return results
 
     def translate(self, texts: Sequence[str], beam: int | None = None, n_best: int | None = None,
-                  batch_size: int | None = None, length_penalty: float | None = None
-                  ) -> list[Translation]:
-        """Translate sentences; returns one Translation per input, in order."""
+                  batch_size: int | None = None, length_penalty: float | None = None,
+                  tree: bool = False, on_step: Callable[[], None] | None = None) -> list[Translation]:
+        """Translate sentences; returns one Translation per input, in order. `tree=True` also
+        records the beam search's candidates of every step (Translation.tree; beam 1 too);
+        `on_step` is called before every decoding step (e.g. to yield to other work)."""
         if isinstance(texts, str):
             raise SeqattnError("translate() takes a list of sentences, not one string")
         beam = self.cfg.decode.beam if beam is None else beam
@@ -202,12 +241,71 @@ class Translator:
         src_ids = self.subwords.encode_src([" ".join(t.split()) for t in texts])
         truncated = [len(s) > MAX_SOURCE_TOKENS for s in src_ids]
         src_ids = [s[:MAX_SOURCE_TOKENS] for s in src_ids]
-        decoded = self.decode_ids(src_ids, beam, n_best, batch_size, length_penalty)
+        trees = [[] for _ in src_ids] if tree else None
+        if tree:
+            decoded = self._decode_with_trees(src_ids, beam, n_best, length_penalty, trees)
+        else:
+            decoded = self.decode_ids(src_ids, beam, n_best, batch_size, length_penalty, on_step)
         out = []
-        for text, ids, hyps, cut in zip(texts, src_ids, decoded, truncated):
+        for i, (text, ids, hyps, cut) in enumerate(zip(texts, src_ids, decoded, truncated)):
             src_tokens = self.subwords.src_pieces(ids) + ["</s>"]
             cands = [self.candidate(h) for h in hyps]
-            out.append(Translation(text, src_tokens, cands, cut, ids.count(UNK_ID)))
+            out.append(Translation(text, src_tokens, cands, cut, ids.count(UNK_ID),
+                                   trees[i] if trees is not None else None))
+        return out
+
+    def _decode_with_trees(self, src_ids: list[list[int]], beam: int, n_best: int,
+                           alpha: float | None, trees: list[list[TreeNode]]) -> list[list[Hypothesis]]:
+        """Beam search one sentence at a time, recording each one's tree."""
+        d = self.cfg.decode
+        alpha = d.length_penalty if alpha is None else alpha
+        model, out = self._decoding_model(), []
+        self.model.eval()
+        with torch.inference_mode():
+            for i, ids in enumerate(src_ids):
+                batch = make_batch([ids], None, [0]).to(self.device)
+                out += beam_search(model, batch.src, batch.src_lengths, beam, n_best, alpha, d.max_len_a,
+                                   d.max_len_b, SOS_ID, EOS_ID, trees=trees[i : i + 1])
+        return out
+
+    def score(self, sources: Sequence[str], targets: Sequence[str],
+              length_penalty_alpha: float | None = None) -> list[ForcedScore]:
+        """Force each target through the model for its source (forced decoding): the
+        log-probability of every target token, their sum, the length-normalised score beam
+        search would give that output, and the attention of each step."""
+        if isinstance(sources, str) or isinstance(targets, str):
+            raise SeqattnError("score() takes lists of sources and targets, not strings")
+        if len(sources) != len(targets):
+            raise SeqattnError(f"{len(sources)} sources but {len(targets)} targets")
+        alpha = self.cfg.decode.length_penalty if length_penalty_alpha is None else length_penalty_alpha
+        src_ids = self.subwords.encode_src([" ".join(t.split()) for t in sources])
+        tgt_ids = self.subwords.encode_tgt([" ".join(t.split()) for t in targets])
+        for i, (s_ids, t_ids) in enumerate(zip(src_ids, tgt_ids)):
+            if not t_ids:
+                raise SeqattnError(f"target {i + 1} is empty: give the output to score")
+            limits = (("source", s_ids, MAX_SOURCE_TOKENS), ("target", t_ids, MAX_OUTPUT_TOKENS - 1))
+            for what, ids, most in limits:
+                if len(ids) > most:
+                    raise SeqattnError(f"{what} {i + 1} is {len(ids):,} subwords (at most {most:,})")
+        order = sorted(range(len(src_ids)), key=lambda i: len(src_ids[i]))
+        size = self.cfg.decode.batch_size
+        model, forced = self._decoding_model(), [None] * len(src_ids)
+        self.model.eval()
+        with torch.inference_mode():
+            for start in range(0, len(order), size):
+                idx = order[start : start + size]
+                batch = make_batch([src_ids[i] for i in idx], None, idx).to(self.device)
+                for i, f in zip(idx, forced_scores(model, batch.src, batch.src_lengths,
+                                                   [tgt_ids[i] for i in idx], SOS_ID, EOS_ID)):
+                    forced[i] = f
+        out = []
+        for source, target, s_ids, t_ids, f in zip(sources, targets, src_ids, tgt_ids, forced):
+            total = float(sum(f.logprobs))
+            out.append(ForcedScore(
+                source, target, self.subwords.src_pieces(s_ids) + ["</s>"],
+                self.subwords.tgt_pieces(t_ids) + ["</s>"], f.logprobs, total,
+                total / length_penalty(len(f.tokens), alpha), f.attention,
+                s_ids.count(UNK_ID) + t_ids.count(UNK_ID)))
         return out
 
     def candidate(self, hyp: Hypothesis) -> Candidate:

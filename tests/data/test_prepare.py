@@ -196,3 +196,32 @@ def test_a_small_gzip_holding_a_large_corpus_is_streamed(tmp_path):
     assert stream_folder(cfg.data, tmp_path / "prepared") == tmp_path / "prepared"  # 3.8 MB > 2 MB
     small = cfg.model_copy(update={"data": cfg.data.model_copy(update={"stream_above_mb": 5})})
     assert stream_folder(small.data, tmp_path / "prepared") is None
+
+
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_a_signal_stops_prepare_at_once_and_leaves_nothing(tmp_path, signum):
+    import signal
+    import time
+
+    pairs = synthetic_pairs(2000, seed=9) * 200  # 400,000 lines: several seconds of encoding
+    tree = tiny_tree(tmp_path / "data")
+    tree["data"]["train"] = write_pairs(tmp_path / "data", "big", pairs)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(tree))
+    out = tmp_path / "prep"
+    cmd = [sys.executable, "-m", "seqattn", "prepare", str(tmp_path / "c.yaml"), "--out", str(out),
+           "--workers", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".prep.tmp-*/shards/*.npy")):  # encoding has begun
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1].decode()[-2000:]
+        time.sleep(0.05)
+    sent = time.monotonic()
+    if signum == "SIGINT":  # Ctrl-C reaches the whole foreground group
+        os.killpg(proc.pid, signal.SIGINT)
+    else:  # `kill PID` reaches the main process only
+        proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    err = err.decode()
+    assert proc.returncode == 130 and time.monotonic() - sent < 10
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("seqattn: interrupted")
+    assert not out.exists() and not list(tmp_path.glob(".prep.*"))

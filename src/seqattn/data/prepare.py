@@ -18,6 +18,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+import signal
 import socket
 import time
 from collections import Counter, deque
@@ -54,6 +55,8 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(blobs: tuple[bytes, bytes | None], spec: CorpusSpec, max_len: int, folder: str) -> None:
+    if multiprocessing.parent_process() is not None:  # a worker: Ctrl-C is the parent's to handle
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     subwords = Subwords(*blobs)
     vocab = max(subwords.src_vocab_size, subwords.tgt_vocab_size)
     _WORKER.update(subwords=subwords, spec=spec, max_len=max_len, folder=Path(folder),
@@ -110,6 +113,7 @@ def _key(cfg: Config, digests: list[str]) -> str:
     settings = {"format": FORMAT, "digests": digests, "subword": d.subword.model_dump(),
                 "max_len": d.max_len, "seed": cfg.train.seed,
                 "columns": [d.train.src_column, d.train.tgt_column] if d.train.tsv else None,
+                **({"strip_digits": True} if d.train.tgt_strip_digits else {}),
                 "split": d.split.model_dump() if d.dev is None else None}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
@@ -191,17 +195,25 @@ def _encode_all(cfg: Config, subwords: Subwords, held: np.ndarray, tmp: Path, wo
         return shards
     # spawn, not fork: a fork of a process with threads (torch's, gloo's) can deadlock
     ctx = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(workers, ctx, initializer=_init_worker, initargs=init)
     try:
-        with ProcessPoolExecutor(workers, ctx, initializer=_init_worker, initargs=init) as pool:
-            pending: deque = deque()
-            for task in tasks:  # at most two blocks per worker in flight: memory stays bounded
-                pending.append(pool.submit(_encode_block, *task))
-                while len(pending) >= 2 * workers:
-                    done(pending.popleft().result())
-            while pending:
+        pending: deque = deque()
+        for task in tasks:  # at most two blocks per worker in flight: memory stays bounded
+            pending.append(pool.submit(_encode_block, *task))
+            while len(pending) >= 2 * workers:
                 done(pending.popleft().result())
+        while pending:
+            done(pending.popleft().result())
     except BrokenProcessPool:
+        pool.shutdown(wait=False, cancel_futures=True)
         raise SeqattnError("prepare: an encoding process died (out of memory?); nothing was kept") from None
+    except BaseException:  # Ctrl-C, SIGTERM, an error: stop the workers now, not after their blocks
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        raise
+    pool.shutdown()
     return shards
 
 

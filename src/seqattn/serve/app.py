@@ -6,10 +6,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
-import json
 import logging
-import secrets
+import resource
 import socket
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -27,6 +27,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from seqattn.errors import SeqattnError
 from seqattn.serve.assets import STATIC_DIR, add_docs_and_icon
 from seqattn.serve.batcher import QueueFull, ShuttingDown
+from seqattn.serve.guards import BodyLimit, Deadline, Gate, guarded_protocol, quiet_accept_errors
+from seqattn.serve.guards import error_response as _error
 from seqattn.serve.registry import ModelSlot, load_translators, make_slots, name_translators
 from seqattn.serve.schemas import (
     MAX_BEAM,
@@ -37,11 +39,14 @@ from seqattn.serve.schemas import (
     TranslateRequest,
     TranslateResponse,
 )
+from seqattn.serve.studio import add_studio_routes
+from seqattn.serve.training_maps import add_training_map_routes
 from seqattn.serve.validation import EXAMPLE, describe_validation_errors
 from seqattn.translator import Translator
 from seqattn.version import __version__
 
 log = logging.getLogger("seqattn.serve")
+MAX_TREE_TEXTS = 4
 
 
 @dataclass
@@ -58,6 +63,9 @@ class ServeOptions:
     max_chars: int = 1000  # characters per text
     max_work: int = 2_000_000  # per request: sum over texts of beam x longest output x source length
     max_attention_cells: int = 4_000_000  # per request: attention weights returned
+    heavy_work: int = 300_000  # requests above this much work go to the heavy lane
+    heavy_queue: int = 64  # sentences waiting in the heavy lane before answering 503
+    request_timeout_s: float = 60.0  # every request is answered within this (408 / 503)
     api_key: str | None = None  # when set, /v1/ requests need "Authorization: Bearer KEY"
     allowed_hosts: tuple[str, ...] = ()  # when set, other Host headers get 421
 
@@ -65,6 +73,9 @@ class ServeOptions:
         return {"batching": self.batching, "window_s": self.batch_window_ms / 1000.0,
                 "max_sentences": self.max_batch_sentences, "max_tokens": self.max_batch_tokens,
                 "max_queue": self.max_queue, "retry_after": self.retry_after}
+
+    def heavy_options(self) -> dict[str, Any]:
+        return {**self.batcher_options(), "max_queue": self.heavy_queue}
 
 
 class ApiError(Exception):
@@ -75,88 +86,19 @@ class ApiError(Exception):
         self.status, self.message = status, message
 
 
-class ErrorResponse(JSONResponse):
-    """JSON with non-ASCII escaped: error messages may quote client input with lone surrogates."""
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
-
-
-class BodyLimit:
-    """Answer 413 for a body over `limit` bytes however it is sent (pure ASGI): before reading
-    it when Content-Length says so, else as soon as the bytes read pass the limit."""
-
-    def __init__(self, app: Any, limit: int):
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        length = dict(scope["headers"]).get(b"content-length", b"")
-        if length.isdigit() and int(length) > self.limit:
-            await self._refuse(int(length), scope, receive, send)
-            return
-        if length.isdigit() or scope.get("method") in ("GET", "HEAD"):
-            await self.app(scope, receive, send)
-            return
-        chunks, size, more = [], 0, True  # no length given (chunked): read up to the limit
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            more = message.get("more_body", False)
-            if size > self.limit:
-                await self._refuse(size, scope, receive, send, at_least=True)
-                return
-        replay = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
-
-        async def replayed() -> dict:
-            return replay.pop() if replay else await receive()
-
-        await self.app(scope, replayed, send)
-
-    async def _refuse(self, size: int, scope: dict, receive: Any, send: Any, at_least: bool = False) -> None:
-        what = f"over {self.limit}" if at_least else f"{size}"
-        message = f"the request body is {what} bytes (at most {self.limit}); send fewer texts"
-        await _error(413, message)(scope, receive, send)
-
-
-class Gate:
-    """When configured: the Host header must be an allowed one (421 otherwise), and /v1/
-    requests must carry the API key as "Authorization: Bearer KEY" (401 otherwise)."""
-
-    def __init__(self, app: Any, api_key: str | None, allowed_hosts: Sequence[str]):
-        self.app, self.api_key = app, api_key
-        self.hosts = {h.lower() for h in allowed_hosts}
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            headers = dict(scope["headers"])
-            host = headers.get(b"host", b"").decode("latin-1").lower()
-            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-            if self.hosts and host not in self.hosts and name not in self.hosts:
-                await _error(421, f"host '{host}' is not served here (allowed: "
-                             f"{', '.join(sorted(self.hosts))})")(scope, receive, send)
-                return
-            given = headers.get(b"authorization", b"").decode("latin-1")
-            if (self.api_key and scope["path"].startswith("/v1/")
-                    and not secrets.compare_digest(given, f"Bearer {self.api_key}")):
-                await _error(401, "missing or wrong API key: send 'Authorization: Bearer KEY'",
-                             headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-def _error(status: int, message: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
-    return ErrorResponse({"detail": message, **extra}, status_code=status, headers=headers)
+def pick_model(slots: Mapping[str, ModelSlot], name: str | None) -> ModelSlot:
+    """The model called `name` (None: the first); 404 naming the loaded ones otherwise."""
+    name = name if name is not None else next(iter(slots))
+    if name not in slots:
+        raise ApiError(404, f"unknown model '{name}'; loaded models: {', '.join(slots)} "
+                       "(see GET /v1/models)")
+    return slots[name]
 
 
 def check_request(req: TranslateRequest, slots: Mapping[str, ModelSlot], opts: ServeOptions
-                  ) -> tuple[ModelSlot, int]:
-    """The checks pydantic can't do (limits, model name, n_best vs the beam); returns (model, beam)."""
+                  ) -> tuple[ModelSlot, int, int]:
+    """The checks pydantic can't do (limits, model name, n_best vs the beam); returns the
+    model, the beam and the request's work (beam x output limit x source length, summed)."""
     if not req.texts:
         raise ApiError(422, 'texts is empty: send at least one sentence, e.g. {"texts": ["Hallo Welt"]}')
     if len(req.texts) > opts.max_texts:
@@ -171,11 +113,7 @@ def check_request(req: TranslateRequest, slots: Mapping[str, ModelSlot], opts: S
         except UnicodeEncodeError:
             raise ApiError(422, f"texts[{i}] is not valid Unicode (it holds a lone surrogate "
                            "escape such as \\ud800)") from None
-    name = req.model if req.model is not None else next(iter(slots))
-    if name not in slots:
-        raise ApiError(404, f"unknown model '{name}'; loaded models: {', '.join(slots)} "
-                       "(see GET /v1/models)")
-    slot = slots[name]
+    slot = pick_model(slots, req.model)
     beam = req.beam if req.beam is not None else slot.info.default_beam
     if req.n_best > beam:
         raise ApiError(422, f"n_best ({req.n_best}) must not exceed the beam size ({beam}): ask for "
@@ -186,12 +124,18 @@ def check_request(req: TranslateRequest, slots: Mapping[str, ModelSlot], opts: S
         raise ApiError(422, f"this request asks for up to {work:,} units of work (beam x output length "
                        f"x source length, summed over texts; at most {opts.max_work:,}): send fewer or "
                        "shorter texts, or a smaller beam")
+    if req.attention and slot.info.architecture.attention == "none":
+        raise ApiError(422, f"model '{slot.name}' has no attention (model.attention.type: none): "
+                       "ask without \"attention\", or choose a model with attention")
+    if req.tree and len(req.texts) > MAX_TREE_TEXTS:
+        raise ApiError(422, f"a search tree is returned for at most {MAX_TREE_TEXTS} texts per request "
+                       f"(got {len(req.texts)})")
     cells = sum(req.n_best * slot.output_limit(n) * n for n in lengths) if req.attention else 0
     if cells > opts.max_attention_cells:
         raise ApiError(422, f"the attention matrices asked for could hold {cells:,} weights (at most "
                        f"{opts.max_attention_cells:,}): ask without attention, for fewer hypotheses, "
                        "or send fewer texts")
-    return slot, beam
+    return slot, beam, work
 
 
 def create_app(models: Sequence[str | Path | Translator] | Mapping[str, Translator],
@@ -218,13 +162,15 @@ def create_app(models: Sequence[str | Path | Translator] | Mapping[str, Translat
             translators = name_translators(items)  # type: ignore[arg-type]
     if not translators:
         raise SeqattnError("no model to serve: give at least one run directory")
-    slots = make_slots(translators, opts.batcher_options())
+    slots = make_slots(translators, opts.batcher_options(), opts.heavy_options())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        quiet_accept_errors(asyncio.get_running_loop())
         yield
         for slot in slots.values():
             await slot.batcher.close()
+            await slot.heavy.close()
 
     app = FastAPI(
         title="seqattn translation server",
@@ -240,6 +186,7 @@ def create_app(models: Sequence[str | Path | Translator] | Mapping[str, Translat
     app.add_middleware(BodyLimit, limit=max(1 << 20, 12 * opts.max_texts * opts.max_chars))
     if opts.api_key or opts.allowed_hosts:
         app.add_middleware(Gate, api_key=opts.api_key, allowed_hosts=opts.allowed_hosts)
+    app.add_middleware(Deadline, seconds=opts.request_timeout_s)  # (added last: outermost)
 
     errors = {400: {"model": ErrorBody, "description": "The body could not be parsed (not UTF-8, too deep)"},
               422: {"model": ErrorBody, "description": "The request is malformed or out of limits"},
@@ -253,10 +200,14 @@ def create_app(models: Sequence[str | Path | Translator] | Mapping[str, Translat
     async def translate(req: TranslateRequest) -> Response:
         """Translate `texts`; each result has the n-best hypotheses with scores, subwords and,
         when `attention` is true, each hypothesis's attention matrix."""
-        slot, beam = check_request(req, slots, opts)
+        slot, beam, work = check_request(req, slots, opts)
         tokens = slot.count_tokens(req.texts)
-        body = await slot.batcher.submit(req.texts, (beam, req.n_best), tokens, req.attention)
+        lane = slot.heavy if work > opts.heavy_work else slot.batcher  # big requests never block small
+        body = await lane.submit(req.texts, (beam, req.n_best, req.tree), tokens, req.attention)
         return Response(body, media_type="application/json")
+
+    add_studio_routes(app, slots, errors, lambda name: pick_model(slots, name), ApiError)
+    add_training_map_routes(app, slots, lambda name: pick_model(slots, name), ApiError)
 
     @app.get("/v1/models", response_model=ModelList, summary="List the loaded models")
     async def list_models() -> ModelList:
@@ -267,7 +218,8 @@ def create_app(models: Sequence[str | Path | Translator] | Mapping[str, Translat
         return Health(status="ok", models=list(slots),
                       limits=Limits(max_texts=opts.max_texts, max_chars=opts.max_chars, max_beam=MAX_BEAM),
                       batching={name: {"enabled": opts.batching, **s.batcher.stats.as_dict()}
-                                for name, s in slots.items()})
+                                for name, s in slots.items()},
+                      heavy={name: s.heavy.stats.as_dict() for name, s in slots.items()})
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
@@ -295,8 +247,8 @@ def _document_limits(app: FastAPI, opts: ServeOptions) -> None:
 
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        message, items = describe_validation_errors(exc.errors())
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        message, items = describe_validation_errors(exc.errors(), request.url.path)
         return _error(422, message, errors=items)
 
     @app.exception_handler(StarletteHTTPException)
@@ -353,7 +305,7 @@ def is_loopback(host: str) -> bool:
 def run_server(run_dirs: Sequence[str | Path], host: str = "127.0.0.1", port: int = 8000, *,
                device: str = "auto", precision: str = "fp32", quantize: str | None = None,
                log_level: str = "info", max_connections: int = 100, idle_timeout_s: float = 5.0,
-               **options: Any) -> int:
+               header_timeout_s: float = 10.0, **options: Any) -> int:
     """Load the run directories and serve them until interrupted (the `seqattn serve` verb)."""
     import uvicorn
 
@@ -367,5 +319,20 @@ def run_server(run_dirs: Sequence[str | Path], host: str = "127.0.0.1", port: in
     print(f"seqattn: serving {names} at http://{shown}:{port}/  (API docs: /docs; Ctrl-C stops)",
           file=sys.stderr)
     uvicorn.run(app, host=host, port=port, log_level=log_level, limit_concurrency=max_connections,
-                timeout_keep_alive=idle_timeout_s)
+                timeout_keep_alive=idle_timeout_s,
+                http=guarded_protocol(header_timeout_s, _open_connection_cap(max_connections)))
     return 0
+
+
+def _open_connection_cap(max_connections: int) -> int:
+    """How many sockets may be open at once: 4x the request limit, within the file descriptors
+    this process may hold (its soft limit raised to the hard one first)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        want = 65536 if hard == resource.RLIM_INFINITY else hard
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            soft = want
+        except (ValueError, OSError):
+            pass
+    return max(8, min(4 * max_connections, soft - 64))  # (64 kept for model files, logs, the loop)

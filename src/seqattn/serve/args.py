@@ -37,6 +37,17 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                    "(default 2,000,000; more is answered 422)")
     p.add_argument("--max-attention", type=int, default=4_000_000, metavar="N",
                    help="attention weights one request may ask for (default 4,000,000)")
+    p.add_argument("--heavy-work", type=int, default=300_000, metavar="N",
+                   help="requests with more work than this run in a second lane with its own worker, "
+                   "so they never hold up smaller ones (default 300,000)")
+    p.add_argument("--heavy-queue", type=int, default=64, metavar="N",
+                   help="sentences waiting in the heavy lane before answering 503 (default 64)")
+    p.add_argument("--request-timeout", type=float, default=60.0, metavar="S",
+                   help="answer every request within S seconds: 408 for a body still arriving, 503 "
+                   "when the model has not answered (default 60)")
+    p.add_argument("--header-timeout", type=float, default=10.0, metavar="S",
+                   help="close a connection whose request headers take longer than S seconds to "
+                   "arrive, with 408 (default 10)")
     p.add_argument("--max-connections", type=int, default=100, metavar="N",
                    help="open connections and requests at once; more get 503 (default 100)")
     p.add_argument("--idle-timeout", type=float, default=5.0, metavar="S",
@@ -58,6 +69,8 @@ def serve_kwargs(a: argparse.Namespace) -> dict[str, Any]:
             "max_queue": a.max_queue, "max_texts": a.max_texts, "max_chars": a.max_chars,
             "max_work": a.max_work, "max_attention_cells": a.max_attention,
             "max_connections": a.max_connections, "idle_timeout_s": a.idle_timeout,
+            "heavy_work": a.heavy_work, "heavy_queue": a.heavy_queue,
+            "request_timeout_s": a.request_timeout, "header_timeout_s": a.header_timeout,
             "api_key": a.api_key or None, "allowed_hosts": tuple(a.allow_host)}
 
 
@@ -68,13 +81,15 @@ def check_serve_args(a: argparse.Namespace) -> None:
     if not 0 <= a.port <= 65535:
         raise SeqattnError(f"--port {a.port}: must be between 0 and 65535")
     for flag in ("max_batch_sentences", "max_batch_tokens", "max_queue", "max_texts", "max_chars",
-                 "max_work", "max_attention", "max_connections"):
+                 "max_work", "max_attention", "max_connections", "heavy_work", "heavy_queue"):
         if getattr(a, flag) < 1:
             raise SeqattnError(f"--{flag.replace('_', '-')} must be at least 1")
     if not 0 <= a.batch_window_ms <= 1000:  # (also refuses inf and nan)
         raise SeqattnError(f"--batch-window-ms must be between 0 and 1000 (got {a.batch_window_ms})")
-    if not 0 < a.idle_timeout <= 3600:
-        raise SeqattnError(f"--idle-timeout must be between 0 and 3600 seconds (got {a.idle_timeout})")
+    for flag in ("idle_timeout", "request_timeout", "header_timeout"):
+        value = getattr(a, flag)
+        if not 0 < value <= 3600:  # (also refuses inf and nan)
+            raise SeqattnError(f"--{flag.replace('_', '-')} must be between 0 and 3600 seconds (got {value})")
 
 
 def run_from_args(a: argparse.Namespace) -> int:

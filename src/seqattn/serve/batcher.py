@@ -86,6 +86,7 @@ class Batcher:
         self.window_s, self.max_sentences, self.max_tokens = window_s, max_sentences, max_tokens
         self.max_queue, self.retry_after = max_queue, retry_after
         self.stats = BatcherStats()
+        self.running = False  # a batch is on the worker thread now
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"seqattn-{name}")
         self._state: _State | None = None
         self._closed = False
@@ -108,6 +109,12 @@ class Batcher:
         self.stats.queued += len(texts)
         state.wakeup.set()
         return await job.future
+
+    async def call(self, fn: Callable[[], Any]) -> Any:
+        """Run `fn()` on this lane's worker thread, between batches (never beside one)."""
+        if self._closed:
+            raise ShuttingDown("the server is shutting down")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
     async def close(self) -> None:
         """Stop the collector, fail waiting requests, and release the worker thread."""
@@ -196,7 +203,11 @@ class Batcher:
         self.stats.largest_batch = max(self.stats.largest_batch, len(jobs))
         start = time.perf_counter()
         try:
-            results = await loop.run_in_executor(self._executor, self.run_batch, key, jobs)
+            self.running = True
+            try:
+                results = await loop.run_in_executor(self._executor, self.run_batch, key, jobs)
+            finally:
+                self.running = False
             if len(results) != len(jobs):
                 raise RuntimeError(f"run_batch returned {len(results)} results for {len(jobs)} jobs")
         except Exception as exc:  # handed to the waiting handlers

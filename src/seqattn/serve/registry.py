@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import time
 import zlib
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ def name_translators(models: Mapping[str, Translator] | Sequence[Translator]) ->
     return dict(zip(unique_names([t.cfg.name for t in models]), models))
 
 
+HEAVY_PAUSE_S = 0.002  # how long the heavy lane sleeps at a time while the ordinary lane is busy
 MAX_EXAMPLES = 6
 MAX_EXAMPLE_CHARS = 200
 
@@ -125,7 +127,17 @@ def _attention(matrix: np.ndarray | None) -> list[list[float]] | None:
     return np.round(clean, 4).tolist()
 
 
-def render_result(t: Translation, attention: bool) -> dict:
+def render_tree(t: Translation, pieces) -> list[dict] | None:
+    """A Translation's search tree as the API's TreeNode list (None when not recorded)."""
+    if t.tree is None:
+        return None
+    return [{"id": n.id, "parent": n.parent, "step": n.step, "token": pieces([n.token])[0],
+             "score": _score(n.score), "status": n.status,
+             "attention": None if n.attention is None else _attention(n.attention[None])[0]}
+            for n in t.tree]
+
+
+def render_result(t: Translation, attention: bool, tree: list[dict] | None = None) -> dict:
     """One Translation as the API's TranslationResult (plain JSON-ready values)."""
     return {
         "source": t.source,
@@ -137,17 +149,21 @@ def render_result(t: Translation, attention: bool) -> dict:
              "attention": _attention(h.attention) if attention else None}
             for h in t.hypotheses
         ],
+        "tree": tree,
     }
 
 
 @dataclass
 class ModelSlot:
-    """A served model: its name, translator, description and batcher."""
+    """A served model: its name, translator, description and two request lanes, each with its
+    own worker thread: `batcher` for ordinary requests, `heavy` for those over the server's
+    heavy-work threshold, so a few large requests cannot hold up everyone else."""
 
     name: str
     translator: Translator
     info: ModelInfo
     batcher: Batcher = field(init=False)
+    heavy: Batcher = field(init=False)
 
     def count_tokens(self, texts: Sequence[str]) -> int:
         """Source subwords (plus '</s>' each): the cost the batch token budget counts."""
@@ -162,27 +178,40 @@ class ModelSlot:
         d = self.translator.cfg.decode
         return int(d.max_len_a * source_length) + d.max_len_b
 
-    def run_batch(self, key: Hashable, jobs: list[Job]) -> list[bytes]:
+    def run_heavy_batch(self, key: Hashable, jobs: list[Job]) -> list[bytes]:
+        """The heavy lane's worker: as `run_batch`, but before each decoding step it steps
+        aside (sleeps, releasing the CPU and the GIL) while the ordinary lane runs a batch."""
+        def yield_to_light() -> None:
+            while self.batcher.running:
+                time.sleep(HEAVY_PAUSE_S)
+
+        return self.run_batch(key, jobs, yield_to_light)
+
+    def run_batch(self, key: Hashable, jobs: list[Job], on_step=None) -> list[bytes]:
         """Worker thread: translate every job's texts in one call; one JSON body per job."""
-        beam, n_best = key
+        beam, n_best, tree = key
         texts = [t for job in jobs for t in job.texts]
         translations = self.translator.translate(texts, beam=beam, n_best=n_best,
-                                                 batch_size=max(1, len(texts)))
+                                                 batch_size=max(1, len(texts)), tree=tree, on_step=on_step)
         bodies, start = [], 0
         for job in jobs:
             part = translations[start : start + len(job.texts)]
             start += len(job.texts)
             body = {"model": self.name, "beam": beam, "n_best": n_best,
-                    "results": [render_result(t, bool(job.payload)) for t in part]}
+                    "results": [render_result(t, bool(job.payload),
+                                              render_tree(t, self.translator.subwords.tgt_pieces))
+                                for t in part]}
             bodies.append(json.dumps(body, ensure_ascii=False, allow_nan=False,
                                      separators=(",", ":")).encode("utf-8"))
         return bodies
 
 
-def make_slots(translators: Mapping[str, Translator], batcher_options: dict) -> dict[str, ModelSlot]:
+def make_slots(translators: Mapping[str, Translator], batcher_options: dict,
+               heavy_options: dict | None = None) -> dict[str, ModelSlot]:
     slots = {}
     for name, translator in translators.items():
         slot = ModelSlot(name, translator, model_info(name, translator))
         slot.batcher = Batcher(slot.run_batch, name=name, **batcher_options)
+        slot.heavy = Batcher(slot.run_heavy_batch, name=f"{name}-heavy", **(heavy_options or batcher_options))
         slots[name] = slot
     return slots

@@ -29,6 +29,23 @@ class TranslateRequest(BaseModel):
     n_best: int = Field(1, ge=1, le=MAX_BEAM,
                         description="Hypotheses per sentence, best first; at most beam.")
     attention: bool = Field(False, description="Also return each hypothesis's attention matrix.")
+    tree: bool = Field(False, description="Also return the beam search's tree: every candidate of "
+                       "every step, kept, finished or pruned, with its score and attention row "
+                       "(at most 4 texts per request).")
+
+
+class TreeNode(BaseModel):
+    """One candidate of one beam-search step."""
+
+    id: int = Field(description="Node id; 0 is the start (<s>), which is not listed.")
+    parent: int = Field(description="The node this candidate extends.")
+    step: int = Field(description="Output position, from 0.")
+    token: str = Field(description="The subword this candidate adds.")
+    score: float | None = Field(description="Cumulative log-probability of the candidate.")
+    status: str = Field(description="'kept' (continues in the beam), 'finished' (ended: EOS or the "
+                        "length limit) or 'pruned' (dropped).")
+    attention: list[float] | None = Field(description="The parent's attention over the source at "
+                                          "this step.")
 
 
 class Hypothesis(BaseModel):
@@ -50,6 +67,7 @@ class TranslationResult(BaseModel):
     truncated: bool = Field(description="True when the source was cut to the model's length limit.")
     unknown: int = Field(0, description="Source tokens outside the model's vocabulary, read as <unk>.")
     hypotheses: list[Hypothesis]
+    tree: list[TreeNode] | None = Field(None, description="The search tree, when asked for.")
 
 
 class TranslateResponse(BaseModel):
@@ -111,8 +129,78 @@ class Health(BaseModel):
     limits: Limits
     batching: dict[str, dict[str, int | float | bool]] = Field(
         description="Per model: counters of the request batcher (requests, batches, queued, ...).")
+    heavy: dict[str, dict[str, int | float]] = Field(
+        default_factory=dict, description="Per model: the same counters for the heavy-request lane.")
 
 
 class ErrorBody(BaseModel):
     detail: str = Field(description="What is wrong and how to fix it, in one line.")
     errors: list[dict] | None = Field(None, description="Each field problem, for validation errors.")
+
+
+class ScoreRequest(BaseModel):
+    """A source and an output to score for it (forced decoding)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", json_schema_extra={
+        "examples": [{"source": "저는 AI를 좋아합니다", "target": "I like AI."}]})
+
+    source: str = Field(..., description="The input sentence.")
+    target: str = Field(..., description="The output to score, e.g. a reference or an alternative.")
+    model: str | None = Field(None, description="Name of a loaded model; default: the first one.")
+
+
+class ScoreResponse(BaseModel):
+    model: str
+    source: str
+    target: str
+    src_tokens: list[str] = Field(description="Source subwords, '</s>' last.")
+    tgt_tokens: list[str] = Field(description="Target subwords, '</s>' last.")
+    logprobs: list[float] = Field(description="Log-probability of each target subword, given the source "
+                                  "and the target subwords before it.")
+    logprob: float = Field(description="Their sum: what greedy search reports as a hypothesis' score.")
+    score: float = Field(description="logprob / ((5 + length) / 6) ** alpha with the model's "
+                         "decode.length_penalty: what beam search reports for this output.")
+    attention: list[list[float]] | None = Field(description="One row per target subword; null "
+                                                "without attention.")
+    unknown: int = Field(description="Source and target tokens outside the vocabularies.")
+
+
+class ExplainRequest(BaseModel):
+    """One sentence to walk through."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", json_schema_extra={
+        "examples": [{"text": "저는 AI를 좋아합니다"}]})
+
+    text: str = Field(..., description="The sentence (at most 100 subwords).")
+    model: str | None = Field(None, description="Name of a loaded model; default: the first one.")
+
+
+class TopToken(BaseModel):
+    token: str
+    p: float
+
+
+class ExplainStep(BaseModel):
+    fed: str = Field(description="The token fed in at this step (<s> first).")
+    query: list[float] = Field(description="s_t, the decoder state that queries the source.")
+    scores: list[float] | None = Field(description="Raw attention score of s_t against each h_j.")
+    weights: list[float] | None = Field(description="softmax(scores): the attention weights alpha.")
+    attention_value: list[float] | None = Field(description="sum_j alpha_j h_j.")
+    attentional: list[float] = Field(description="The attention value combined with s_t.")
+    top: list[TopToken] = Field(description="The five most probable next tokens.")
+    chosen: str = Field(description="The token chosen (the most probable: greedy).")
+
+
+class ExplainResponse(BaseModel):
+    model: str
+    text: str
+    search: str = Field(description="'greedy': the trace follows greedy search.")
+    attention_type: str
+    formula: str = Field(description="The score function of this model's attention type.")
+    src_tokens: list[str]
+    src_ids: list[int]
+    encoder_states: list[list[float]] = Field(description="h_1..h_n, one row per source token.")
+    context_vector: list[float]
+    initial_state: list[list[float]] = Field(description="The decoder's initial state, per layer.")
+    steps: list[ExplainStep]
+    output: str

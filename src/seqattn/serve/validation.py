@@ -9,13 +9,20 @@ from typing import Any
 from seqattn.serve.schemas import MAX_BEAM
 
 EXAMPLE = '{"texts": ["Zwei Hunde spielen im Schnee."], "beam": 5}'
-FIELDS = "texts, model, beam, n_best, attention"
+FIELDS = "texts, model, beam, n_best, attention, tree"
+BODIES = {  # per endpoint: its fields and an example body
+    "/v1/translate": (FIELDS, EXAMPLE),
+    "/v1/score": ("source, target, model", '{"source": "저는 AI를 좋아합니다", "target": "I like AI."}'),
+    "/v1/explain": ("text, model", '{"text": "저는 AI를 좋아합니다"}'),
+}
 EXPECTED = {
     "texts": 'a list of strings, e.g. ["Hallo Welt"]',
     "model": "a model name from GET /v1/models, or null for the default",
     "beam": f"an integer from 1 to {MAX_BEAM}, or null for the model's default",
     "n_best": "an integer from 1 to the beam size",
     "attention": "true or false",
+    "tree": "true or false",
+    "source": "a string", "target": "a string", "text": "a string",
 }
 SHOWN_ERRORS = 3
 
@@ -37,8 +44,10 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def describe_error(err: dict[str, Any]) -> str:
-    """One validation error as 'where: what is wrong (got ...); expected ...'."""
+def describe_error(err: dict[str, Any], path: str = "/v1/translate") -> str:
+    """One validation error as 'where: what is wrong (got ...); expected ...'; `path` says
+    which endpoint's body it is."""
+    fields, example = BODIES.get(path, BODIES["/v1/translate"])
     loc = tuple(err.get("loc", ()))
     kind, msg = err.get("type", ""), str(err.get("msg", "invalid"))
     body_level = [p for p in loc if p != "body"] == [] or kind == "json_invalid"
@@ -46,16 +55,16 @@ def describe_error(err: dict[str, Any]) -> str:
         detail = (err.get("ctx") or {}).get("error", "")
         pos = loc[1] if len(loc) > 1 else None
         at = f" at character {pos}" if isinstance(pos, int) else ""
-        return f"the request body is not valid JSON ({detail}{at}); send e.g. {EXAMPLE}"
+        return f"the request body is not valid JSON ({detail}{at}); send e.g. {example}"
     if body_level and kind == "missing":
-        return f"the request body is missing: send a JSON object such as {EXAMPLE}"
+        return f"the request body is missing: send a JSON object such as {example}"
     if body_level:
         return ("the request body must be a JSON object (Content-Type: application/json) such as "
-                f"{EXAMPLE}; got {_short(err.get('input'))}")
+                f"{example}; got {_short(err.get('input'))}")
     where = _where(loc)
     top = next((p for p in loc if p != "body"), "")
     if kind == "extra_forbidden":
-        return f"{where}: unknown field (the fields are {FIELDS})"
+        return f"{where}: unknown field (the fields are {fields})"
     if kind == "missing":
         return f"{where}: missing; expected {EXPECTED.get(str(top), 'a value')}"
     message = msg.removeprefix("Value error, ")
@@ -64,9 +73,10 @@ def describe_error(err: dict[str, Any]) -> str:
     return f"{text}; expected {expected}" if expected else text
 
 
-def describe_validation_errors(errors: Sequence[dict[str, Any]]) -> tuple[str, list[dict[str, str]]]:
+def describe_validation_errors(errors: Sequence[dict[str, Any]], path: str = "/v1/translate"
+                               ) -> tuple[str, list[dict[str, str]]]:
     """The one-line message (first few problems) and every problem as {'loc', 'msg'}."""
-    lines = [describe_error(e) for e in errors] or ["the request is invalid"]
+    lines = [describe_error(e, path) for e in errors] or ["the request is invalid"]
     message = "; ".join(lines[:SHOWN_ERRORS])
     if len(lines) > SHOWN_ERRORS:
         message += f" (and {len(lines) - SHOWN_ERRORS} more problems)"

@@ -1,0 +1,72 @@
+"""The `seqattn` command: parsing and printing only; the work happens in the library.
+
+One module per kind of verb: `training` (train, prepare, study) and `decoding` (translate,
+explain, evaluate, score, serve); this one assembles the parser and runs a verb.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import traceback
+
+from seqattn.cli import decoding, training
+from seqattn.cli.training import DEFAULT_CONFIG, _default_config_path  # noqa: F401 (used by tests)
+from seqattn.errors import SeqattnError
+from seqattn.version import __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="seqattn",
+        description="RNN encoder-decoder models with attention: train, translate, evaluate.",
+        epilog="Run `seqattn VERB --help` for the flags of each verb.",
+    )
+    p.add_argument("--version", action="version", version=f"seqattn {__version__}")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+    training.add_parsers(verbs)
+    decoding.add_parsers(verbs)
+    return p
+
+
+def _terminate_as_interrupt() -> None:
+    """SIGTERM stops the command as Ctrl-C does: cleanup runs, nothing is left half-written."""
+    def interrupt(_signum, _frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (an embedding program): leave signals alone
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # overrides may follow flags: `train CONFIG --out DIR key=value`
+        if args.verb not in ("train", "prepare") or any(x.startswith("-") for x in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.args += extra
+    commands = {**training.COMMANDS, **decoding.COMMANDS}
+    if args.verb != "train":  # (train's session handles its signals itself)
+        _terminate_as_interrupt()
+    try:
+        return commands[args.verb](args)
+    except SeqattnError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"seqattn: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:
+        name = getattr(exc, "name", None)  # (train's setup names the signal)
+        what = f" by {name} during setup (a new run is removed, a resumed one left as it was)" if name else ""
+        if args.verb == "prepare":
+            what = " (nothing kept: its temporary folder is removed, a prepared folder left as it was)"
+        print(f"seqattn: interrupted{what}", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+

@@ -1,0 +1,220 @@
+"""The verbs that use trained models: `translate`, `explain`, `evaluate`, `score` and `serve`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from seqattn.errors import SeqattnError
+from seqattn.flags import add_precision_arguments
+from seqattn.serve.args import add_serve_arguments
+
+
+def add_parsers(verbs) -> None:
+    sc = verbs.add_parser("score", help="score given outputs for their sources (forced decoding)",
+                          description="Force each line of --tgt through the model for the same line of "
+                          "--src and print, per line, the total log-probability, the length-normalised "
+                          "score beam search would give it (decode.length_penalty), and the number of "
+                          "target subwords (EOS included): LOGPROB<TAB>SCORE<TAB>TOKENS. With --tokens, "
+                          "each subword's log-probability follows as PIECE=LOGPROB, tab-separated.")
+    sc.add_argument("run_dir", metavar="RUN_DIR")
+    sc.add_argument("--src", required=True, metavar="FILE", help="sources (plain or .gz)")
+    sc.add_argument("--tgt", required=True, metavar="FILE", help="outputs to score, line-aligned")
+    sc.add_argument("--tokens", action="store_true", help="also print each subword's log-probability")
+    sc.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    add_precision_arguments(sc)
+    tr = verbs.add_parser("translate", help="translate text with a trained run",
+                          description="Translate stdin (or --input) line by line. Interactive "
+                          "when stdin is a terminal.")
+    tr.add_argument("run_dir", metavar="RUN_DIR")
+    tr.add_argument("--input", metavar="FILE", help="read sentences from FILE instead of stdin")
+    tr.add_argument("--beam", type=int, help="beam size (default: the run's decode.beam; 1 = greedy)")
+    tr.add_argument("--n-best", type=int, default=1,
+                    help="hypotheses per sentence; >1 prints 'LINE<TAB>RANK<TAB>SCORE<TAB>TEXT'")
+    tr.add_argument("--batch-size", type=int, help="sentences per batch (default: decode.batch_size)")
+    tr.add_argument("--attention-out", metavar="DIR",
+                    help="write one attention heatmap per sentence (NNNN.png and NNNN.svg) here")
+    tr.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    add_precision_arguments(tr)
+
+    x = verbs.add_parser("explain", help="walk through one translation step by step",
+                         description="Show the model's own numbers for one sentence: subwords, "
+                         "embeddings, encoder states, context vector, and per output step the "
+                         "query, scores, attention weights, attention value, combined state and "
+                         "top-5 next tokens (greedy decoding).")
+    x.add_argument("run_dir", metavar="RUN_DIR")
+    x.add_argument("sentence", metavar="SENTENCE")
+    x.add_argument("--format", choices=["text", "md"], default="text",
+                   help="plain text (default) or a markdown report with the heatmap embedded")
+    x.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+
+    e = verbs.add_parser("evaluate", help="score a run on a test set (BLEU, chrF, WER, PER, CER, ppl)",
+                         description="Translate --src and score it against --ref (line-aligned).")
+    e.add_argument("run_dir", metavar="RUN_DIR")
+    e.add_argument("--src", required=True, metavar="FILE", help="source sentences (plain or .gz)")
+    e.add_argument("--ref", required=True, metavar="FILE", help="reference translations")
+    e.add_argument("--beam", type=int, help="beam size (default: the run's decode.beam)")
+    e.add_argument("--output", metavar="FILE", help="also write the translations here")
+    e.add_argument("--metrics", metavar="LIST",
+                   help="comma-separated, of bleu, chrf, wer, per, cer (default: the run's eval.metrics)")
+    e.add_argument("--group-references", action=argparse.BooleanOptionalAction, default=None,
+                   help="score lines with the same source as one source with several references "
+                   "(default: the run's eval.group_references)")
+    e.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    add_precision_arguments(e)
+    sv = verbs.add_parser("serve", help="serve runs over HTTP: a JSON API and a web page",
+                          description="Serve trained runs over HTTP: POST /v1/translate, GET /v1/models, "
+                          "GET /healthz, API docs at /docs and a web page at /. Listens on 127.0.0.1 "
+                          "(this machine only) unless --host says otherwise.")
+    add_serve_arguments(sv)
+
+
+
+def _metric_list(text: str | None) -> list[str] | None:
+    """`--metrics bleu,chrf`: checked names, in order, each once (None: the run's own)."""
+    from seqattn.scoring import METRICS
+
+    if text is None:
+        return None
+    names = [m.strip().lower() for m in text.split(",") if m.strip()]
+    bad = [m for m in names if m not in METRICS]
+    if bad or not names:
+        raise SeqattnError(f"--metrics: unknown metric '{bad[0] if bad else text}' "
+                           f"(choose from {', '.join(METRICS)})")
+    return list(dict.fromkeys(names))
+
+
+def _print_translations(results, n_best: int, first_line: int, out) -> None:
+    for offset, r in enumerate(results):
+        if n_best == 1:
+            print(r.text, file=out)
+        else:
+            for rank, h in enumerate(r.hypotheses, start=1):
+                print(f"{first_line + offset}\t{rank}\t{h.score:.4f}\t{h.text}", file=out)
+    out.flush()
+
+
+def _cmd_translate(a: argparse.Namespace) -> int:
+    from seqattn.data.corpus import decode_lines, read_lines
+    from seqattn.translator import MAX_SOURCE_TOKENS, Translator
+
+    translator = Translator.load(a.run_dir, device=a.device, precision=a.precision, quantize=a.quantize)
+    if a.attention_out and translator.cfg.model.attention.type == "none":
+        raise SeqattnError(f"{a.run_dir}: this model has no attention (model.attention.type: none)")
+    kwargs = {"beam": a.beam, "n_best": a.n_best, "batch_size": a.batch_size}
+    counter = iter(range(1, 1 << 62))
+
+    def emit(results, first_line):
+        _print_translations(results, a.n_best, first_line, sys.stdout)
+        for offset, r in enumerate(results):
+            if r.truncated:
+                print(f"seqattn: warning: line {first_line + offset} is longer than {MAX_SOURCE_TOKENS} "
+                      f"subwords; only its first {MAX_SOURCE_TOKENS} were translated", file=sys.stderr)
+        unknown = [(first_line + k, r.unknown) for k, r in enumerate(results) if r.unknown]
+        if unknown:
+            where = ", ".join(f"line {n}" for n, _ in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+            print(f"seqattn: note: {sum(u for _, u in unknown):,} source token(s) outside the model's "
+                  f"vocabulary were read as <unk> ({where})", file=sys.stderr)
+        if a.attention_out:
+            from seqattn.viz import save_heatmap
+
+            for r in results:
+                save_heatmap(Path(a.attention_out) / f"{next(counter):04d}", r.attention,
+                             r.src_tokens, r.tgt_tokens, title=r.source)
+
+    if a.input:
+        lines = read_lines(a.input)
+    elif sys.stdin.isatty():
+        print("Type a sentence and press Enter (Ctrl-D to quit).", file=sys.stderr)
+        number = 1
+        while True:
+            try:
+                line = input("> ")
+            except EOFError:
+                print(file=sys.stderr)
+                return 0
+            emit(translator.translate([line], **kwargs), number)
+            number += 1
+    else:
+        binary = getattr(sys.stdin, "buffer", None)
+        lines = decode_lines(binary.read(), "stdin") if binary is not None else sys.stdin.read().splitlines()
+    emit(translator.translate(lines, **kwargs), 1)
+    return 0
+
+
+def _cmd_explain(a: argparse.Namespace) -> int:
+    from seqattn.explain import explain, format_markdown, format_text
+    from seqattn.translator import Translator
+
+    ex = explain(Translator.load(a.run_dir, device=a.device), a.sentence)
+    print(format_markdown(ex) if a.format == "md" else format_text(ex))
+    return 0
+
+
+def _cmd_serve(a: argparse.Namespace) -> int:
+    from seqattn.serve.args import run_from_args
+
+    return run_from_args(a)
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file (through links too; False when either is missing)."""
+    try:
+        return Path(a).resolve() == Path(b).resolve() or Path(a).samefile(b)
+    except OSError:
+        return False
+
+
+def _cmd_evaluate(a: argparse.Namespace) -> int:
+    from seqattn.atomic import atomic_write_text
+    from seqattn.evaluate import evaluate_files
+    from seqattn.scoring import LABELS
+    from seqattn.translator import Translator
+
+    if a.output:
+        for flag, given in (("--src", a.src), ("--ref", a.ref)):
+            if _same_file(a.output, given):
+                raise SeqattnError(f"--output {a.output} is the {flag} file; give another path "
+                                   "(seqattn never writes over its input)")
+    metrics = _metric_list(a.metrics)
+    translator = Translator.load(a.run_dir, device=a.device, precision=a.precision, quantize=a.quantize)
+    scores, outputs = evaluate_files(translator, a.src, a.ref, a.beam, metrics, a.group_references)
+    beam = a.beam or translator.cfg.decode.beam
+    for metric, value in scores.values.items():
+        print(f"{LABELS[metric]:<5} {value:.2f}  {scores.signatures.get(metric, '(percent)')}")
+    if scores.ppl is not None:
+        print(f"ppl   {scores.ppl:.3f}  (teacher-forced, per target token incl. EOS)")
+    print(f"({scores.sentences} {scores.unit}, beam {beam})")
+    if a.output:
+        atomic_write_text(a.output, "".join(o + "\n" for o in outputs))
+    return 0
+
+
+def _cmd_score(a: argparse.Namespace) -> int:
+    from seqattn.data.corpus import read_lines
+    from seqattn.translator import Translator
+
+    sources, targets = read_lines(a.src), read_lines(a.tgt)
+    if len(sources) != len(targets):
+        raise SeqattnError(f"{a.src} has {len(sources)} lines but {a.tgt} has {len(targets)}: they "
+                           "must be line-aligned")
+    for number, (src, tgt) in enumerate(zip(sources, targets), start=1):
+        if not tgt.split():
+            raise SeqattnError(f"{a.tgt}:{number}: empty target (nothing to score)")
+        if not src.split():
+            raise SeqattnError(f"{a.src}:{number}: empty source")
+    translator = Translator.load(a.run_dir, device=a.device, precision=a.precision, quantize=a.quantize)
+    step = 1024  # lines per call: memory stays bounded on long files
+    for start in range(0, len(sources), step):
+        for r in translator.score(sources[start : start + step], targets[start : start + step]):
+            line = f"{r.logprob:.4f}\t{r.score:.4f}\t{len(r.tgt_tokens)}"
+            if a.tokens:
+                line += "".join(f"\t{p}={lp:.4f}" for p, lp in zip(r.tgt_tokens, r.logprobs))
+            print(line)
+    sys.stdout.flush()
+    return 0
+
+
+COMMANDS = {"translate": _cmd_translate, "explain": _cmd_explain, "evaluate": _cmd_evaluate,
+            "score": _cmd_score, "serve": _cmd_serve}
