@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from types import SimpleNamespace
 
 import pytest
@@ -56,17 +56,13 @@ def run_async(coro, timeout: float = 60.0):
     return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
-@pytest.fixture(scope="module")
-def live_server(translator) -> Iterator[SimpleNamespace]:
-    """A real uvicorn server on 127.0.0.1 (a free port) in a thread, serving the tiny model."""
+@contextmanager
+def serve_app(app) -> Iterator[str]:
+    """Serve `app` with uvicorn on a free 127.0.0.1 port in a thread; yields its URL."""
     uvicorn = pytest.importorskip("uvicorn")
-    from seqattn.serve.app import create_app
-
-    app = create_app({"tiny": translator}, batch_window_ms=20)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -75,7 +71,20 @@ def live_server(translator) -> Iterator[SimpleNamespace]:
         if not thread.is_alive() or time.monotonic() > deadline:
             pytest.fail("the uvicorn server did not start")
         time.sleep(0.05)
-    yield SimpleNamespace(url=f"http://127.0.0.1:{port}", app=app)
-    server.should_exit = True
-    thread.join(15)
-    sock.close()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def live_server(translator) -> Iterator[SimpleNamespace]:
+    """A real uvicorn server on 127.0.0.1 (a free port) in a thread, serving the tiny model."""
+    pytest.importorskip("uvicorn")
+    from seqattn.serve.app import create_app
+
+    app = create_app({"tiny": translator}, batch_window_ms=20)
+    with serve_app(app) as url:
+        yield SimpleNamespace(url=url, app=app)

@@ -7,7 +7,6 @@ skips cleanly without them. Only 127.0.0.1 is contacted.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +14,8 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 sync_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+from tests.serve.browser import CHROMIUM, chromium, page_at  # noqa: E402
+
 HANGUL = "저는 AI를 좋아합니다"
 
 if not CHROMIUM.exists():
@@ -26,24 +25,14 @@ if not CHROMIUM.exists():
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    with chromium(sync_api) as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
 def page(browser, live_server):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    p = context.new_page()
-    p.set_default_timeout(30_000)
-    seen: list[str] = []
-    p.on("request", lambda r: seen.append(r.url))
-    p.goto(live_server.url + "/")
-    p.wait_for_selector("#model option", state="attached")
-    yield p
-    assert seen and all(u.startswith(live_server.url + "/") for u in seen), seen  # nothing outside
-    context.close()
+    with page_at(browser, live_server.url) as p:
+        yield p
 
 
 def _strongest_source_column(page) -> int:

@@ -10,9 +10,6 @@ otherwise to pytest's tmp_path.
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,8 +19,9 @@ pytest.importorskip("fastapi")
 uvicorn = pytest.importorskip("uvicorn")
 sync_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+from tests.serve.browser import CHROMIUM, chromium, page_at  # noqa: E402
+from tests.serve.conftest import serve_app  # noqa: E402
+
 HANGUL = "저는 AI를 좋아합니다"
 LONG = "그녀는 음악을 원합니다 우리는 커피를 싫어합니다 친구는 고양이를 좋아합니다 저는 책을 원합니다"
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
@@ -50,43 +48,20 @@ def studio_server(korean_runs):
 
     app = create_app({name: Translator.load(path, device="cpu") for name, path in korean_runs.items()},
                      batch_window_ms=5)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the uvicorn server did not start")
-        time.sleep(0.05)
-    yield SimpleNamespace(url=f"http://127.0.0.1:{sock.getsockname()[1]}")
-    server.should_exit = True
-    thread.join(15)
-    sock.close()
+    with serve_app(app) as url:
+        yield SimpleNamespace(url=url)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    with chromium(sync_api) as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
 def page(browser, studio_server):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    p = context.new_page()
-    p.set_default_timeout(30_000)
-    seen: list[str] = []
-    p.on("request", lambda r: seen.append(r.url))
-    p.goto(studio_server.url + "/")
-    p.wait_for_selector("#model option", state="attached")
-    yield p
-    assert seen and all(u.startswith(studio_server.url + "/") for u in seen), seen  # nothing outside
-    context.close()
+    with page_at(browser, studio_server.url, height=900) as p:
+        yield p
 
 
 @pytest.fixture
