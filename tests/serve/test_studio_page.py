@@ -283,3 +283,46 @@ def test_studio_views_have_no_serious_accessibility_violations(page):
     results = axe.Axe().run(page)
     bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
     assert not bad, results.generate_report()
+
+
+def test_the_page_works_behind_an_api_key(browser, korean_runs):
+    """With --api-key the page asks for the key once, refuses a wrong one, then sends it on every
+    /v1/ request (translate, the studio, the training pictures) and never puts it in a URL."""
+    from seqattn.serve.app import create_app
+    from seqattn.translator import Translator
+
+    key = "open sesame 42"
+    app = create_app({"ko-general": Translator.load(korean_runs["ko-general"], device="cpu")},
+                     batch_window_ms=5, api_key=key)
+    with serve_app(app) as url:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        p = context.new_page()
+        p.set_default_timeout(30_000)
+        sent: list[tuple[str, str | None]] = []
+        p.on("request", lambda r: sent.append((r.url, r.headers.get("authorization"))))
+        p.goto(url + "/")
+        p.locator("#key-form").wait_for()
+        assert "wants an API key" in p.inner_text("#key-message")
+        p.fill("#api-key", "wrong key")
+        p.click("#key-form button")
+        p.wait_for_function("() => document.querySelector('#key-message').textContent.includes('refused')")
+        p.fill("#api-key", key)
+        p.click("#key-form button")
+        p.wait_for_selector("#model option", state="attached")
+        assert p.locator("#key-form").is_hidden()
+        p.fill("#input", HANGUL)
+        p.click("#translate")
+        p.wait_for_selector("#output .result .translation")
+        assert p.inner_text("#output .result .translation").strip()
+        open_tool(p, "Why not…?").locator(".force-input").fill("I like AI.")
+        p.locator(".force-go").click()
+        p.locator(".whynot-table").wait_for()
+        p.locator("#training").wait_for()
+        p.wait_for_function("() => { const i = [...document.querySelectorAll('#training-images img')];"
+                            " return i.length > 0 && i.every((x) => x.complete && x.naturalWidth > 0); }")
+        assert all(i.get_attribute("src").startswith("blob:") for i in p.locator("#training-images img").all())
+        context.close()
+    v1 = [(u, auth) for u, auth in sent if u.startswith(url + "/v1/")]
+    assert {u.split("?")[0].removeprefix(url) for u, _ in v1} >= {"/v1/models", "/v1/translate", "/v1/score"}
+    assert all(auth == f"Bearer {key}" for u, auth in v1[2:]), v1  # (the first two: no key yet, a wrong one)
+    assert all("sesame" not in u for u, _ in sent)

@@ -9,6 +9,43 @@ const state = { models: [], limits: { max_texts: 64, max_chars: 1000 } };
 const BEAMS = [1, 2, 3, 4, 5, 6, 8, 10, 12, 16];
 const HIGHLIGHT_MIN = 0.02; // weights below this are not highlighted
 
+// The API key, when the server wants one (serve --api-key): typed once into the page, kept for
+// this tab only (sessionStorage, never in a URL), sent as "Authorization: Bearer KEY" on /v1/.
+const KEY_STORE = "seqattn-api-key";
+
+function apiKey() {
+  try { return sessionStorage.getItem(KEY_STORE) || ""; } catch (err) { return ""; }
+}
+
+// fetch() for the server's own paths, with the key on /v1/ requests; a 401 asks for the key.
+async function api(url, options = {}) {
+  const headers = new Headers(options.headers || {});
+  const key = apiKey();
+  if (key && url.startsWith("/v1/")) headers.set("Authorization", `Bearer ${key}`);
+  const response = await fetch(url, { ...options, headers });
+  if (response.status === 401 && url.startsWith("/v1/")) {
+    askForKey(key ? "The server refused that key; type it again." : "This server wants an API key.");
+  }
+  return response;
+}
+
+function askForKey(message) {
+  $("#key-message").textContent = message;
+  $("#key-form").hidden = false;
+  $("#api-key").focus();
+}
+
+function useKey(event) {
+  event.preventDefault();
+  const key = $("#api-key").value.trim();
+  if (!key) { $("#key-message").textContent = "Type the key first."; return; }
+  try { sessionStorage.setItem(KEY_STORE, key); } catch (err) { /* storage off: ask again next time */ }
+  $("#api-key").value = "";
+  $("#key-form").hidden = true;
+  showError("");
+  loadModels();
+}
+
 function showError(message) {
   const box = $("#error");
   box.textContent = message;
@@ -62,10 +99,12 @@ function onModelChange() {
 
 async function loadModels() {
   try {
-    const [models, health] = await Promise.all([
-      fetch("/v1/models").then((r) => r.json()),
-      fetch("/healthz").then((r) => r.json()),
-    ]);
+    const [listed, health] = await Promise.all([api("/v1/models"), fetch("/healthz").then((r) => r.json())]);
+    if (listed.status === 401) {
+      $("#model-info").textContent = "Waiting for the API key.";
+      return;
+    }
+    const models = await listed.json();
     state.models = models.models;
     if (health && health.limits) state.limits = health.limits;
     $("#model").replaceChildren(...state.models.map((m) => option(m.name, `${m.name} (${m.src_lang}→${m.tgt_lang})`)));
@@ -104,7 +143,7 @@ async function translate() {
       texts, model: $("#model").value || null, beam: Number($("#beam").value) || null,
       n_best: Number($("#nbest").value) || 1, attention: true,
     };
-    const response = await fetch("/v1/translate", {
+    const response = await api("/v1/translate", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     });
     const data = await response.json().catch(() => ({}));
@@ -467,5 +506,6 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("#opt-words").addEventListener("change", redrawAll);
   $("#opt-values").addEventListener("change", redrawAll);
+  $("#key-form").addEventListener("submit", useKey);
   loadModels();
 });

@@ -62,7 +62,7 @@ async function loadTraining() {
   const ticket = (trainingRequest += 1);
   let data = { steps: [] };
   try {
-    const response = await fetch(`/v1/models/${encodeURIComponent(model)}/attention`);
+    const response = await api(`/v1/models/${encodeURIComponent(model)}/attention`);
     if (response.ok) data = await response.json();
   } catch (err) {
     data = { steps: [] };
@@ -89,8 +89,22 @@ function showTrainingStep() {
   $("#training-label").textContent = label;
   slider.setAttribute("aria-valuetext", label);
   $("#training-images").replaceChildren(...s.images.map((img, n) => el("figure", {},
-    el("img", { src: img.url, alt: `Attention map of dev sentence ${n + 1} at training step ${s.step}`, loading: "lazy" }),
+    keyedImage(img.url, `Attention map of dev sentence ${n + 1} at training step ${s.step}`),
     el("figcaption", { text: `dev sentence ${n + 1} · step ${s.step}` }))));
+}
+
+// An <img> of a /v1/ picture: a plain link, or behind an API key (which an <img> cannot send)
+// fetched with it and shown from memory.
+function keyedImage(url, alt) {
+  if (!apiKey()) return el("img", { src: url, alt, loading: "lazy" });
+  const image = el("img", { alt });
+  api(url).then((r) => (r.ok ? r.blob() : null)).then((blob) => {
+    if (!blob) return;
+    const local = URL.createObjectURL(blob);
+    image.addEventListener("load", () => URL.revokeObjectURL(local), { once: true });
+    image.src = local;
+  }).catch(() => {});
+  return image;
 }
 
 document.addEventListener("DOMContentLoaded", () => {

@@ -21,7 +21,7 @@ function el(tag, attrs = {}, ...children) {
 }
 
 async function postJSON(url, body) {
-  const response = await fetch(url, {
+  const response = await api(url, {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
   });
   const data = await response.json().catch(() => ({}));
