@@ -1,7 +1,7 @@
 """English grapheme-to-phoneme on CMUdict within a CPU budget, beside published figures.
 
 Trains configs/cmudict_g2p.yaml as it is (the bundled CMU Pronouncing Dictionary, a seeded split by
-word: 12,000 test words, 1,000 dev words, the rest for training) for `--minutes` of training
+word: 12,000 test words, 3,000 dev words, the rest for training) for `--minutes` of training
 time (the loop's own clock; validations and the final test decoding come on top and are
 reported as wall time), then reports test WER and PER (beam 5, and greedy) with a word
 counted right when its output equals any of its listed pronunciations. Prints the dev curve

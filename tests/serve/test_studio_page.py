@@ -320,7 +320,8 @@ def test_the_page_works_behind_an_api_key(browser, korean_runs):
         p.locator("#training").wait_for()
         p.wait_for_function("() => { const i = [...document.querySelectorAll('#training-images img')];"
                             " return i.length > 0 && i.every((x) => x.complete && x.naturalWidth > 0); }")
-        assert all(i.get_attribute("src").startswith("blob:") for i in p.locator("#training-images img").all())
+        images = p.locator("#training-images img").all()
+        assert all(i.get_attribute("src").startswith("blob:") for i in images)
         context.close()
     v1 = [(u, auth) for u, auth in sent if u.startswith(url + "/v1/")]
     assert {u.split("?")[0].removeprefix(url) for u, _ in v1} >= {"/v1/models", "/v1/translate", "/v1/score"}
