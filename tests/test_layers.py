@@ -12,8 +12,8 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "seqattn"
 
 LAYERS = [
-    ["seqattn.errors", "seqattn.version"],
-    ["seqattn.config", "seqattn.atomic", "seqattn.flags"],
+    ["seqattn.errors", "seqattn.version", "seqattn.stopping"],
+    ["seqattn.config", "seqattn.atomic", "seqattn.flags", "seqattn.lock"],
     ["seqattn.rundir", "seqattn.precision", "seqattn.runtime", "seqattn.viz", "seqattn.scoring"],
     ["seqattn.notebook"],  # Jupyter displays, drawn with viz
     ["seqattn.data"],
@@ -25,6 +25,7 @@ LAYERS = [
     ["seqattn.train", "seqattn.explain"],
     ["seqattn.studies", "seqattn.serve"],
     ["seqattn.cli"],
+    ["seqattn.program"],  # the program's entry: signal handling first, then the CLI
     ["seqattn.__main__", "seqattn"],  # `python -m seqattn`; the package root (`seqattn.load`)
 ]
 RANK = {component: rank for rank, layer in enumerate(LAYERS) for component in layer}
@@ -53,6 +54,8 @@ def imports(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.split(".")[0] == "seqattn"}
+        elif isinstance(node, ast.ImportFrom) and node.module == "seqattn":  # `from seqattn import stopping`
+            found |= {f"seqattn.{a.name}" for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "seqattn":
             found.add(node.module)
     return found

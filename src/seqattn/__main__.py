@@ -1,5 +1,5 @@
 import sys
 
-from seqattn.cli import main
+from seqattn.program import main
 
 sys.exit(main())

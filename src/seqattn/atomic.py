@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from functools import partial
 from pathlib import Path
 
+from seqattn import stopping
 from seqattn.errors import SeqattnError
 
 TMP_SUFFIX = ".tmp"
@@ -79,25 +81,30 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     tmp_name = None
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
-        try:
-            os.fchmod(fd, _file_mode(path))
-        except OSError:  # (filesystems without permissions)
-            pass
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp_name, path)
-        tmp_name = None
+        with stopping.on_stop(partial(_unlink, tmp_name)):  # (a signal stops the process at once)
+            try:
+                os.fchmod(fd, _file_mode(path))
+            except OSError:  # (filesystems without permissions)
+                pass
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp_name, path)
+            tmp_name = None
         fsync_dir(path.parent)
     except OSError as exc:
         raise SeqattnError(f"{path}: cannot write ({_reason(exc)})") from exc
     finally:
         if tmp_name is not None:
-            try:
-                os.unlink(tmp_name)
-            except OSError:
-                pass
+            _unlink(tmp_name)
+
+
+def _unlink(name: str) -> None:
+    try:
+        os.unlink(name)
+    except OSError:
+        pass
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -13,6 +13,7 @@
       attention/step_N/      heatmaps of a few dev sentences at each validation
       results.json           why training stopped, progress, test scores, sample translations
       prepared/              training data encoded for streaming (large corpora only)
+      writer.lock            held by the one process writing the run (`seqattn.lock`)
 
 Training, checkpoints, the translator, the CLI, the server and the studies all find these
 files through `RunDir`; no other module spells a file name of the run directory.
@@ -29,11 +30,13 @@ from typing import Any
 from seqattn.atomic import atomic_write_text
 from seqattn.config import Config, build_config, dump_config, read_yaml
 from seqattn.errors import SeqattnError
+from seqattn.lock import WriterLock
 
 CONFIG = "config.yaml"
 WEIGHTS = "model.safetensors"
 SPM_JOINT, SPM_SRC, SPM_TGT = "spm.model", "spm.src.model", "spm.tgt.model"
 VOCAB_JOINT, VOCAB_SRC, VOCAB_TGT = "vocab.json", "vocab.src.json", "vocab.tgt.json"
+LOCK = "writer.lock"
 
 
 def vocab_files(folder: Path) -> tuple[Path] | tuple[Path, Path] | None:
@@ -95,6 +98,10 @@ class RunDir:
     def prepared(self) -> Path:
         return self.path / "prepared"
 
+    def writer_lock(self) -> WriterLock:
+        """The lock the one process writing this run holds (readers never take it)."""
+        return WriterLock(self.path / LOCK, self.path, "run")
+
     def attention(self, step: int) -> Path:
         """The folder of the heatmaps drawn at validation step `step`."""
         return self.path / "attention" / f"step_{step:08d}"
@@ -114,7 +121,10 @@ class RunDir:
         """A new run must not land in a directory that already holds something."""
         if self.path.exists() and not self.path.is_dir():
             raise SeqattnError(f"{self.path}: exists and is not a directory (give another --out)")
-        if self.path.is_dir() and any(self.path.iterdir()):
+        holder = self.writer_lock().holder() if self.path.is_dir() else None
+        if holder:
+            raise self.writer_lock().refusal(holder)
+        if self.path.is_dir() and any(p.name != LOCK for p in self.path.iterdir()):
             raise SeqattnError(f"{self.path}: already exists and is not empty "
                                "(use --resume to continue it, or another --out)")
 

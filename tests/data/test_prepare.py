@@ -178,6 +178,18 @@ def test_prepare_command(tmp_path, capsys):
     assert os.listdir(tmp_path / "prep" / "shards")
 
 
+def test_prepare_out_naming_a_file_is_refused_and_the_file_kept(tmp_path, capsys):
+    cfg = tiny_config(tmp_path / "data")
+    for out in (tmp_path / "data" / "train.src", tmp_path / "data" / "train.src" / "sub"):
+        before = (tmp_path / "data" / "train.src").read_bytes()
+        with pytest.raises(SeqattnError, match=r"train.src: (exists and is not a directory \(give another "
+                           r"--out or data.prepared\)|cannot create folder \(a file is in the way\))"):
+            prepare_corpus(cfg, out)
+        assert (tmp_path / "data" / "train.src").read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
+        f"{split}.{side}" for split in ("dev", "test", "train") for side in ("src", "tgt")]
+
+
 def test_a_small_gzip_holding_a_large_corpus_is_streamed(tmp_path):
     """The streaming threshold compares the corpus as text, not its compressed size."""
     import gzip
@@ -224,4 +236,5 @@ def test_a_signal_stops_prepare_at_once_and_leaves_nothing(tmp_path, signum):
     err = err.decode()
     assert proc.returncode == 130 and time.monotonic() - sent < 10
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("seqattn: interrupted")
-    assert not out.exists() and not list(tmp_path.glob(".prep.*"))
+    assert not out.exists() and not list(tmp_path.glob(".prep.tmp-*"))
+    assert (tmp_path / ".prep.lock").read_text() == ""  # released: the next prepare takes nothing over

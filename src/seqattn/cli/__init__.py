@@ -1,5 +1,8 @@
 """The `seqattn` command: parsing and printing only; the work happens in the library.
 
+The program's entry point is `seqattn.program` (it settles signal handling first); `main`
+here can also be called in-process, as the tests do.
+
 One module per kind of verb: `training` (train, prepare, study) and `decoding` (translate,
 explain, evaluate, score, serve); this one assembles the parser and runs a verb.
 """
@@ -7,10 +10,10 @@ explain, evaluate, score, serve); this one assembles the parser and runs a verb.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import traceback
 
+from seqattn import stopping
 from seqattn.cli import decoding, training
 from seqattn.cli.training import DEFAULT_CONFIG, _default_config_path  # noqa: F401 (used by tests)
 from seqattn.errors import SeqattnError
@@ -31,17 +34,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _terminate_as_interrupt() -> None:
-    """SIGTERM stops the command as Ctrl-C does: cleanup runs, nothing is left half-written."""
-    def interrupt(_signum, _frame):
-        raise KeyboardInterrupt
-
-    try:
-        signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread (an embedding program): leave signals alone
-        pass
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
@@ -50,8 +42,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.args += extra
     commands = {**training.COMMANDS, **decoding.COMMANDS}
-    if args.verb != "train":  # (train's session handles its signals itself)
-        _terminate_as_interrupt()
+    stopping.allow_deferral(args.verb == "train")  # (train saves a checkpoint before it stops)
     try:
         return commands[args.verb](args)
     except SeqattnError as exc:
@@ -59,13 +50,9 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"seqattn: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt as exc:
-        name = getattr(exc, "name", None)  # (train's setup names the signal)
-        what = f" by {name} during setup (a new run is removed, a resumed one left as it was)" if name else ""
-        if args.verb == "prepare":
-            what = " (nothing kept: its temporary folder is removed, a prepared folder left as it was)"
-        print(f"seqattn: interrupted{what}", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt:  # (called in-process, without `seqattn.program`'s signal handling)
+        print("seqattn: interrupted", file=sys.stderr)
+        return stopping.STATUS
     except BrokenPipeError:
         return 0
 

@@ -31,15 +31,18 @@ from typing import Any
 
 import numpy as np
 
-from seqattn.atomic import atomic_write_text, fsync_dir
+from seqattn import stopping
+from seqattn.atomic import atomic_write_text, fsync_dir, make_dirs
 from seqattn.config import Config, CorpusSpec
 from seqattn.data.blocks import aligned_blocks, block_pairs, cpu_count, digest, input_files
 from seqattn.data.shards import FORMAT, MANIFEST, SHARDS, read_manifest, shard_file
 from seqattn.data.subword import Subwords
 from seqattn.errors import SeqattnError
+from seqattn.lock import WriterLock
 
 log = logging.getLogger("seqattn")
 SIDES = ("src", "tgt")
+INTERRUPTED = "(nothing kept: its temporary folder is removed, a prepared folder left as it was)"
 
 
 @dataclass
@@ -207,7 +210,7 @@ def _encode_all(cfg: Config, subwords: Subwords, held: np.ndarray, tmp: Path, wo
     except BrokenProcessPool:
         pool.shutdown(wait=False, cancel_futures=True)
         raise SeqattnError("prepare: an encoding process died (out of memory?); nothing was kept") from None
-    except BaseException:  # Ctrl-C, SIGTERM, an error: stop the workers now, not after their blocks
+    except BaseException:  # an error (or Ctrl-C in library use): stop the workers now
         processes = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:
@@ -263,6 +266,8 @@ def prepare_corpus(cfg: Config, out: str | Path, workers: int | None = None,
                    shard_pairs: int = 100_000) -> PrepareResult:
     """Prepare `cfg.data.train` into `out` (reusing it when it is up to date); see the module doc."""
     out, started = Path(out), time.perf_counter()
+    if out.exists() and not out.is_dir():
+        raise SeqattnError(f"{out}: exists and is not a directory (give another --out or data.prepared)")
     paths = input_files(cfg.data.train)
     digests = [digest(p) for p in paths]
     if len(digests) == 2 and digests[0][1] != digests[1][1]:
@@ -277,37 +282,41 @@ def prepare_corpus(cfg: Config, out: str | Path, workers: int | None = None,
         if current is not None and current["key"] == key:
             log.info("prepare: %s is up to date (%s pairs)", out, f"{current['pairs']:,}")
             return PrepareResult(out, True, current, time.perf_counter() - started)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _clear_stale_temps(out)
+    make_dirs(out.parent)
     tmp = out.with_name(f".{out.name}.tmp-{socket.gethostname()}-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        (tmp / SHARDS).mkdir(parents=True)
-        held, dev, test = _held_out(cfg, n, " + ".join(map(str, paths)))
-        subwords = _train_subwords(cfg, held, dev, test, tmp, shard_pairs)
-        subwords.save(tmp)
-        shards = _encode_all(cfg, subwords, held, tmp, workers or cpu_count(), shard_pairs)
-        pairs = sum(s["pairs"] for s in shards)
-        if pairs == 0:
-            raise SeqattnError(f"{', '.join(map(str, paths))}: no training pairs left after skipping "
-                               "empty, unreadable and over-long ones")
-        _merge_skipped(tmp, shards)
-        skipped = sum((Counter(s["skipped"]) for s in shards), Counter())
-        manifest = {
-            "format": FORMAT, "key": key, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "inputs": [{"path": str(p), "sha256": d, "lines": c} for p, (d, c) in zip(paths, digests)],
-            "lines": n, "pairs": pairs, "tokens": sum(s["tokens"] for s in shards),
-            "held_out": {"dev": len(dev), "test": len(test)}, "skipped": dict(skipped),
-            "max_len": cfg.data.max_len,
-            "subwords": {"joint": subwords.joint, "src_vocab": subwords.src_vocab_size,
-                         "tgt_vocab": subwords.tgt_vocab_size},
-            "shards": [{"name": s["name"], "pairs": s["pairs"]} for s in shards],
-            "seconds": round(time.perf_counter() - started, 2),
-        }
-        atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=1))
-        _install(tmp, out, key)
-    finally:
+    # one writer per folder; a signal stops the command at once and removes the temporary folder
+    with WriterLock(out.parent / f".{out.name}.lock", out, "prepared folder"), \
+            stopping.on_stop(lambda: shutil.rmtree(tmp, ignore_errors=True), INTERRUPTED):
+        _clear_stale_temps(out)
         shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            (tmp / SHARDS).mkdir(parents=True)
+            held, dev, test = _held_out(cfg, n, " + ".join(map(str, paths)))
+            subwords = _train_subwords(cfg, held, dev, test, tmp, shard_pairs)
+            subwords.save(tmp)
+            shards = _encode_all(cfg, subwords, held, tmp, workers or cpu_count(), shard_pairs)
+            pairs = sum(s["pairs"] for s in shards)
+            if pairs == 0:
+                raise SeqattnError(f"{', '.join(map(str, paths))}: no training pairs left after "
+                                   "skipping empty, unreadable and over-long ones")
+            _merge_skipped(tmp, shards)
+            skipped = sum((Counter(s["skipped"]) for s in shards), Counter())
+            manifest = {
+                "format": FORMAT, "key": key, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "inputs": [{"path": str(p), "sha256": d, "lines": c}
+                           for p, (d, c) in zip(paths, digests)],
+                "lines": n, "pairs": pairs, "tokens": sum(s["tokens"] for s in shards),
+                "held_out": {"dev": len(dev), "test": len(test)}, "skipped": dict(skipped),
+                "max_len": cfg.data.max_len,
+                "subwords": {"joint": subwords.joint, "src_vocab": subwords.src_vocab_size,
+                             "tgt_vocab": subwords.tgt_vocab_size},
+                "shards": [{"name": s["name"], "pairs": s["pairs"]} for s in shards],
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+            atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=1))
+            _install(tmp, out, key)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     log.info("prepare: %s pairs of %s lines in %d shards (%s); skipped %s", f"{pairs:,}", f"{n:,}",
              len(shards), out, dict(skipped) or "none")
     return PrepareResult(out, False, read_manifest(out) or manifest, time.perf_counter() - started)

@@ -83,8 +83,9 @@ class Trainer:
         torch.manual_seed(t.seed)
         self.data: PreparedData = self._load_data(splits)
         sub = self.data.subwords
-        n = Seq2Seq.count_parameters(cfg.model, sub.src_vocab_size, sub.tgt_vocab_size)
-        check_fits(n, 16, self.device, "model")  # weights, gradients and Adam's two moments, fp32
+        sizes = (cfg.model, sub.src_vocab_size, sub.tgt_vocab_size)
+        # 16 bytes a parameter: weights, gradients and Adam's two moments, fp32
+        check_fits(Seq2Seq.count_parameters(*sizes), 16, self.device, "model", Seq2Seq.largest_size(*sizes))
         self.model = Seq2Seq(cfg.model, sub.src_vocab_size, sub.tgt_vocab_size, PAD_ID).to(self.device)
         self.dist.seed(t.seed)  # same initial weights everywhere, own dropout stream per rank
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr, betas=t.betas,
@@ -254,6 +255,7 @@ class Trainer:
         if self.progress.last_validation != self.progress.step and not session.signal:
             self._validation()  # (not when interrupted: the resumed run validates on schedule)
         self._checkpoint()
+        session.saved()
         result = TrainResult(self.rundir.path, reason, self.progress)
         if session.signal:
             log.info("checkpoint saved; continue with: seqattn train --resume %s", self.rundir.path)
