@@ -11,6 +11,7 @@ import yaml
 import seqattn
 from seqattn.cli import main
 from tests.conftest import tiny_tree
+from tests.fifo import fifo_with_writer
 
 
 def run_cli(capsys, *argv):
@@ -51,6 +52,29 @@ def test_translate_stdin_and_file(trained_run, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", open(src, encoding="utf-8"))  # noqa: SIM115
     code, out2, _ = run_cli(capsys, "translate", trained_run, "--beam", "2")
     assert code == 0 and len(out2.splitlines()) == 3
+
+
+def test_translate_and_evaluate_read_a_pipe(trained_run, tmp_path, capsys):
+    data = trained_run.parent / "data"
+    code, expected, _ = run_cli(capsys, "translate", trained_run, "--input", data / "dev.src", "--beam", "1")
+    assert code == 0 and len(expected.splitlines()) == 20
+    with fifo_with_writer(tmp_path / "fifo", (data / "dev.src").read_bytes()) as fifo:
+        code, out, err = run_cli(capsys, "translate", trained_run, "--input", fifo, "--beam", "1")
+    assert (code, err) == (0, "") and out == expected
+    with fifo_with_writer(tmp_path / "src", (data / "test.src").read_bytes()) as src, \
+            fifo_with_writer(tmp_path / "ref", (data / "test.tgt").read_bytes()) as ref:
+        code, out, _ = run_cli(capsys, "evaluate", trained_run, "--src", src, "--ref", ref, "--beam", "1")
+    assert code == 0 and "(20 sentences, beam 1)" in out
+
+
+def test_translate_input_dev_stdin_in_a_real_process(trained_run):
+    data = trained_run.parent / "data"
+    cmd = [sys.executable, "-m", "seqattn", "translate", str(trained_run), "--beam", "1", "--input"]
+    expected = subprocess.run([*cmd, str(data / "dev.src")], capture_output=True, timeout=300)
+    assert expected.returncode == 0 and len(expected.stdout.splitlines()) == 20
+    piped = subprocess.run([*cmd, "/dev/stdin"], input=(data / "dev.src").read_bytes(), capture_output=True,
+                           timeout=300)  # (stdin is a pipe here, as in `... | seqattn translate`)
+    assert (piped.returncode, piped.stderr, piped.stdout) == (0, b"", expected.stdout)
 
 
 def test_evaluate_prints_sacrebleu_signatures(trained_run, capsys):

@@ -95,6 +95,13 @@ def _run_copy(name: str, damage: Callable[[Path], None]) -> Callable[[Path], Non
     return setup
 
 
+def _laughs(sep: str = "\n") -> str:
+    """'Billion laughs': nine levels, each a list of nine aliases of the one before (9**9 values)."""
+    rows = ["l0: &l0 [" + ", ".join(["lol"] * 9) + "]"]
+    rows += [f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    return sep.join(rows)
+
+
 def _lines(n: int) -> bytes:
     return b"".join(b"alpha beta\n" for _ in range(n))
 
@@ -181,6 +188,10 @@ CASES = [
          _config("gone", _set("data.train.src", "nothing.src"))),
     Case("corpus-folder-not-file", _train("dir"), "data: is a folder, not a text file",
          _config("dir", lambda t, w: t["data"]["train"].update(src=str(w / "data")))),
+    Case("corpus-not-a-regular-file", ["train", "{w}/good.yaml", "data.train.src=/dev/null", "--out",
+                                       "{w}/devnull"],
+         "/dev/null: is a character device, not a regular file; training data must be a regular file "
+         "because it is read more than once"),
     Case("corpus-broken-gzip", _train("gz"), "bad.src.gz: cannot read (broken gzip",
          _config("gz", lambda t, w: (w.joinpath("bad.src.gz").write_bytes(_broken_gzip()),
                                      t["data"]["train"].update(src=str(w / "bad.src.gz"))))),
@@ -266,6 +277,11 @@ CASES = [
     Case("config-too-deep-to-parse", ["train", "{w}/deeper.yaml"],
          "deeper.yaml: lists or mappings nested too deeply to read",
          _text("deeper.yaml", "data: " + "[" * 5000 + "]" * 5000 + "\n")),
+    Case("config-alias-bomb", ["train", "{w}/laughs.yaml"],
+         "laughs.yaml: anchors and aliases (&name, *name) expand to more than 100,000 values",
+         _text("laughs.yaml", _laughs() + "\n")),
+    Case("cli-override-alias-bomb", ["train", "{w}/good.yaml", "train.samples={" + _laughs(", ") + "}"],
+         "override 'train.samples': anchors and aliases (&name, *name) expand to more than 100,000 values"),
     Case("cli-override-deeply-nested", ["train", "{w}/good.yaml", "train.samples=" + "[" * 300 + "]" * 300],
          "override 'train.samples': lists or mappings nested more than 16 levels deep"),
     Case("config-not-a-mapping", ["train", "{w}/list.yaml"], "expected a mapping of sections",
@@ -298,12 +314,18 @@ CASES = [
          "good.yaml: data.split.seed: Input should be less than 4294967296"),
     Case("config-model-too-large-for-memory", ["train", "{w}/good.yaml", "model.encoder.hidden_size=300000",
                                                "--out", "{w}/huge"],
-         "model: 720,",  # parameters counted on PyTorch's meta device, nothing allocated
+         "model: 720,",  # parameters counted from the sizes, nothing allocated
     ),
+    # (it used to end in "Storage size calculation overflowed": the count no longer builds the model)
+    Case("config-model-size-overflows", ["train", "{w}/good.yaml", "model.encoder.hidden_size=3000000000",
+                                         "--out", "{w}/huger"],
+         "make the model smaller (model.encoder.hidden_size = 3,000,000,000 adds the most)"),
     Case("cli-explain-too-long", ["explain", "{w}/run", " ".join(["alpha beta gamma"] * 400)],
          "explain walks through one short sentence: this one is"),
     Case("cli-out-is-a-file", ["train", "{w}/good.yaml", "--out", "{w}/good.yaml"],
          "good.yaml: exists and is not a directory (give another --out)"),
+    Case("cli-prepare-out-is-a-file", ["prepare", "{w}/good.yaml", "--out", "{w}/good.yaml"],
+         "good.yaml: exists and is not a directory (give another --out or data.prepared)"),
     Case("cli-resume-missing-run", ["train", "--resume", "{w}/nothere"], "nothere: run directory not found"),
     Case("cli-resume-foreign-folder", ["train", "--resume", "{w}/data"], "data: not a seqattn run directory"),
     Case("cli-resume-with-config", ["train", "{w}/good.yaml", "--resume", "{w}/run"], "drop CONFIG/--out"),

@@ -327,6 +327,66 @@ def _check_depth(value: Any, where: str) -> None:
                            "(a config needs at most five)")
 
 
+MAX_NODES = 100_000  # values (scalars, lists, mappings) with aliases expanded; a config holds a few hundred
+
+
+class _AliasBomb(Exception):
+    """A YAML document whose aliases expand it too far; the message says how."""
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a node graph that holds more than MAX_NODES nodes once every alias is expanded, or
+    that contains itself. Iterative, with one count per distinct node: linear in the document."""
+    sizes: dict[int, int] = {}  # id(node) -> expanded size, capped at MAX_NODES + 1
+    open_nodes: set[int] = set()  # entered and not finished: the path from the root
+    todo: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while todo:
+        node, finished = todo.pop()
+        key = id(node)
+        if finished:
+            open_nodes.discard(key)
+            sizes[key] = min(MAX_NODES + 1, 1 + sum(sizes[id(child)] for child in _children(node)))
+            if sizes[key] > MAX_NODES:
+                raise _AliasBomb(f"anchors and aliases (&name, *name) expand to more than {MAX_NODES:,} "
+                                 "values (a 'billion laughs' document?); a config needs a few hundred")
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise _AliasBomb("an alias (*name) refers to a list or mapping that contains it")
+        open_nodes.add(key)
+        todo.append((node, True))
+        todo.extend((child, False) for child in _children(node) if id(child) not in sizes)
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that checks the composed node graph with `_check_expansion` before any
+    Python object is built from it."""
+
+    def get_single_node(self) -> yaml.Node | None:
+        node = super().get_single_node()
+        if node is not None:
+            _check_expansion(node)
+        return node
+
+
+def _safe_load(text: str) -> Any:
+    """`yaml.safe_load`, refusing alias bombs and self-containing documents (`_AliasBomb`)."""
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
     """Parse `key.sub=value` strings; values are read as YAML scalars (`5`, `true`, `1e-3`)."""
     parsed = []
@@ -335,9 +395,11 @@ def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
         if not sep or not key or any(not p.isidentifier() for p in key.split(".")):
             raise SeqattnError(f"bad override '{item}': expected dotted.key=value, e.g. train.max_steps=100")
         try:
-            value = yaml.safe_load(raw) if raw != "" else None
+            value = _safe_load(raw) if raw != "" else None
         except yaml.YAMLError:
             value = raw
+        except _AliasBomb as exc:
+            raise SeqattnError(f"override '{key}': {exc}") from None
         except RecursionError:  # the parser itself recurses on deep nesting
             raise SeqattnError(f"override '{key}': value nested too deeply") from None
         _check_depth(value, f"override '{key}'")
@@ -356,7 +418,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise SeqattnError(f"{p}: config file not found")
     try:
-        tree = yaml.safe_load(p.read_text(encoding="utf-8"))
+        tree = _safe_load(p.read_text(encoding="utf-8"))
+    except _AliasBomb as exc:
+        raise SeqattnError(f"{p}: {exc}") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" line {where.line + 1}" if where is not None else ""

@@ -33,13 +33,17 @@ def memory_bytes(device: torch.device) -> int | None:
         return None
 
 
-def check_fits(parameters: int, bytes_per_parameter: int, device: torch.device, what: str) -> None:
-    """A clear error when `parameters` x `bytes_per_parameter` exceed the device's memory."""
+def check_fits(parameters: int, bytes_per_parameter: int, device: torch.device, what: str,
+               largest: str | None = None) -> None:
+    """A clear error when `parameters` x `bytes_per_parameter` exceed the device's memory (or,
+    where that is unknown, 2**63 bytes); `largest` names the size setting that adds the most."""
     need, have = parameters * bytes_per_parameter, memory_bytes(device)
-    if have is not None and need > have:
-        raise SeqattnError(f"{what}: {parameters:,} parameters need {need / 2**30:,.1f} GiB "
-                           f"({bytes_per_parameter} bytes each), more than the {have / 2**30:,.1f} GiB "
-                           f"of this {device.type.upper()}; make the model smaller")
+    if need <= (have if have is not None else 2**63 - 1):
+        return
+    than = f"the {have / 2**30:,.1f} GiB of this {device.type.upper()}" if have is not None else "any memory"
+    hint = f" ({largest} adds the most)" if largest else ""
+    raise SeqattnError(f"{what}: {parameters:,} parameters need {need / 2**30:,.1f} GiB "
+                       f"({bytes_per_parameter} bytes each), more than {than}; make the model smaller{hint}")
 
 
 def set_threads(n: int | None) -> None:

@@ -166,7 +166,8 @@ class Translator:
         cfg = run.read_config()
         subwords = Subwords.load(run.path)
         sizes = (cfg.model, subwords.src_vocab_size, subwords.tgt_vocab_size)
-        check_fits(Seq2Seq.count_parameters(*sizes), 4, where, f"{run.config}: model")
+        check_fits(Seq2Seq.count_parameters(*sizes), 4, where, f"{run.config}: model",
+                   Seq2Seq.largest_size(*sizes))
         model = Seq2Seq(*sizes)
         path = run.path / weights
         if not path.is_file():

@@ -3,10 +3,12 @@ import gzip
 import pytest
 
 from seqattn.config import CorpusSpec, DataConfig, SplitConfig
-from seqattn.data.corpus import read_corpus, resolve_path, split_corpus
+from seqattn.data.blocks import input_files
+from seqattn.data.corpus import read_corpus, read_lines, resolve_path, split_corpus
 from seqattn.data.pipeline import encode_split, load_splits
 from seqattn.data.subword import Subwords
 from seqattn.errors import SeqattnError
+from tests.fifo import fifo_with_writer, fifo_without_writer
 
 
 def two_files(tmp_path, src: bytes, tgt: bytes) -> CorpusSpec:
@@ -104,3 +106,30 @@ def test_empty_and_overlong_pairs_are_skipped_and_counted(tmp_path, caplog):
         enc = encode_split(train, sub, max_len=10, name="train")
     assert len(enc) == 1 and enc.text.src == ["a b c"]
     assert "skipped 2 empty and 1 over-long" in caplog.text
+
+
+def test_a_pipe_is_read_once_where_once_is_enough(tmp_path):
+    with fifo_with_writer(tmp_path / "pipe.gz", gzip.compress(b"eins\nzwei\n")) as pipe:
+        assert read_lines(str(pipe)) == ["eins", "zwei"]
+    with fifo_with_writer(tmp_path / "pipe.txt", b"a\nb\x00" + bytes(5 << 20)) as pipe:
+        with pytest.raises(SeqattnError, match=r"pipe.txt:2: contains a NUL byte"):
+            read_lines(str(pipe))
+    with pytest.raises(SeqattnError, match=r"nothing.txt: file not found"):
+        read_lines(str(tmp_path / "nothing.txt"))
+    with pytest.raises(SeqattnError, match=r": is a folder, not a text file"):
+        read_lines(str(tmp_path))
+
+
+@pytest.mark.parametrize("layout", ["src", "tsv"])
+def test_training_data_must_be_a_regular_file(tmp_path, layout):
+    (tmp_path / "a.tgt").write_text("one\n")
+    with fifo_without_writer(tmp_path / "pipe") as pipe:
+        spec = (CorpusSpec(src=str(pipe), tgt=str(tmp_path / "a.tgt")) if layout == "src"
+                else CorpusSpec(tsv=str(pipe)))
+        with pytest.raises(SeqattnError, match=r"pipe: is a pipe, not a regular file; training data must be "
+                           "a regular file because it is read more than once"):
+            read_corpus(spec)
+        with pytest.raises(SeqattnError, match=r"pipe: is a pipe, not a regular file"):
+            input_files(spec)  # (what prepare reads, in three passes)
+    with pytest.raises(SeqattnError, match=r"/dev/null: is a character device, not a regular file"):
+        read_corpus(CorpusSpec(src="/dev/null", tgt=str(tmp_path / "a.tgt")))

@@ -74,3 +74,11 @@ def test_batches_group_similar_lengths():
     spread = [max(lens[i] for i in b) - min(lens[i] for i in b) for b in batches]
     assert sorted(spread)[len(spread) // 2] <= 2  # median batch is nearly pad-free
     assert torch.tensor(spread).float().mean() < 5
+
+
+def test_a_batch_size_beyond_int64_is_one_batch_of_everything():
+    lens = [i % 13 for i in range(500)]
+    for huge, fits in (((10**20, None), (10**6, None)), ((8, 10**20), (8, 10**9))):
+        batches = BucketBatcher(lens, lens, *huge, 0).epoch(1)  # (numpy used to overflow here)
+        assert [sorted(b) for b in batches] == [list(range(500))]
+        assert batches == BucketBatcher(lens, lens, *fits, 0).epoch(1)  # the same as a budget that fits

@@ -3,6 +3,8 @@ import itertools
 import pytest
 import torch
 
+from seqattn.config import ModelConfig
+from seqattn.model import Seq2Seq
 from seqattn.model.kernels.rnn import reverse_padded
 
 from .helpers import VARIANTS, padded_batch, tiny_model
@@ -90,3 +92,38 @@ def test_bridge_handles_layer_and_type_mismatch(enc_layers, dec_layers, enc_rnn,
     assert enc.context_vector.shape == (4, 24)
     with torch.no_grad():
         model(src, lengths, torch.randint(4, 40, (4, 3)))
+
+
+def _sizes(enc_rnn, dec_rnn, bidirectional, attention, feed, tie, enc_layers, dec_layers):
+    enc_hidden = 6
+    dec_hidden = enc_hidden * (2 if bidirectional else 1) if attention in ("dot", "scaled_dot") else 9
+    return ModelConfig.model_validate({
+        "encoder": {"rnn": enc_rnn, "emb_size": 5, "hidden_size": enc_hidden, "layers": enc_layers,
+                    "bidirectional": bidirectional},
+        "decoder": {"rnn": dec_rnn, "emb_size": dec_hidden if tie else 7, "hidden_size": dec_hidden,
+                    "layers": dec_layers, "input_feeding": feed, "tie_embeddings": tie},
+        "attention": {"type": attention, "additive_size": 4}})
+
+
+SIZE_CASES = [c for c in itertools.product(["lstm", "gru"], ["lstm", "gru"], [True, False], VARIANTS,
+                                           [False, True], [False, True], [1, 3], [1, 2])
+              if not (c[3] == "none" and c[4])]
+
+
+def test_parameters_are_counted_exactly_without_building_the_model():
+    for case in SIZE_CASES:  # every module the model may have, in every combination
+        cfg = _sizes(*case)
+        with torch.device("meta"):
+            built = Seq2Seq(cfg, 11, 13).num_parameters()
+        assert Seq2Seq.count_parameters(cfg, 11, 13) == built, case
+
+
+@pytest.mark.parametrize("key,value", [("encoder.hidden_size", 3_000_000_000), ("decoder.emb_size", 10**19),
+                                       ("attention.additive_size", 10**19)])
+def test_sizes_beyond_any_memory_are_counted_and_named(key, value):
+    part, name = key.split(".")  # (built, even on the meta device, these overflow int64)
+    tree = {"attention": {"type": "additive"}}
+    tree.setdefault(part, {})[name] = value
+    cfg = ModelConfig.model_validate(tree)
+    assert Seq2Seq.count_parameters(cfg, 60, 60) > value
+    assert Seq2Seq.largest_size(cfg, 60, 60) == f"model.{key} = {value:,}"

@@ -104,8 +104,8 @@ class BucketBatcher:
 
     def _cut(self, widths: np.ndarray) -> np.ndarray:
         """Batch starts within one sorted pool; `widths` is max(src, tgt) length + 1 per pair."""
-        if not self.batch_tokens:
-            return np.arange(0, len(widths), self.batch_size)
+        if not self.batch_tokens:  # (a batch_size beyond the pool is the whole pool, not an int64 overflow)
+            return np.arange(0, len(widths), min(self.batch_size, max(1, len(widths))))
         starts, count, longest = [0], 0, 0
         for j, w in enumerate(widths.tolist()):
             width = max(longest, w)
@@ -124,6 +124,7 @@ class BucketBatcher:
         rng.shuffle(order)
         pool = self.pool_batches * (self.batch_size if not self.batch_tokens
                                     else max(1, self.batch_tokens // 20))
+        pool = min(pool, max(1, n))  # one pool of all pairs either way; keeps the numbers in int64
         group = pool * max(1, GROUP_PAIRS // pool)
         starts = []
         for g in range(0, n, group):

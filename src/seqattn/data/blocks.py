@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from seqattn.config import CorpusSpec
-from seqattn.data.corpus import MAX_LINE_CHARS, resolve_path
+from seqattn.data.corpus import MAX_LINE_CHARS, corpus_file
 from seqattn.errors import SeqattnError
 
 READ_SIZE = 1 << 22
@@ -84,8 +84,8 @@ def digest(path: Path) -> tuple[str, int]:
 
 
 def input_files(spec: CorpusSpec) -> list[Path]:
-    return [resolve_path(spec.tsv)] if spec.tsv is not None else [resolve_path(spec.src),
-                                                                   resolve_path(spec.tgt)]
+    """The training files of `spec`, each checked to be a regular file (`corpus_file`)."""
+    return [corpus_file(name) for name in ((spec.tsv,) if spec.tsv is not None else (spec.src, spec.tgt))]
 
 
 def aligned_blocks(spec: CorpusSpec, k: int):

@@ -6,6 +6,7 @@ Every problem is reported as `file:line: what is wrong`, before anything is writ
 from __future__ import annotations
 
 import gzip
+import stat
 import zlib
 from dataclasses import dataclass
 from importlib import resources
@@ -81,15 +82,52 @@ def decode_lines(raw: bytes, where: str, max_chars: int | None = None) -> list[s
     return lines
 
 
-def read_lines(name: str, max_chars: int | None = None) -> list[str]:
-    """All lines of a UTF-8 text file (plain or .gz), checked as in `decode_lines`."""
-    path = resolve_path(name)
+def _existing(path: Path) -> Path:
     if path.is_dir():
         raise SeqattnError(f"{path}: is a folder, not a text file")
-    if not path.is_file():
+    if not path.exists():
         raise SeqattnError(f"{path}: file not found")
+    return path
+
+
+def _kind(path: Path) -> str:
+    """What a path that exists but is neither a folder nor a regular file is, in words."""
+    mode = path.stat().st_mode
+    kinds = ((stat.S_ISFIFO, "a pipe"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    return next((word for test, word in kinds if test(mode)), "a special file")
+
+
+def corpus_file(name: str) -> Path:
+    """The path of a training corpus file, which must be a regular file: training reads its data
+    more than once (`prepare` in three passes, every process of a multi-process run, `--resume`)."""
+    path = _existing(resolve_path(name))
+    if not path.is_file():
+        raise SeqattnError(f"{path}: is {_kind(path)}, not a regular file; training data must be a "
+                           "regular file because it is read more than once (by prepare, by every "
+                           "training process, by --resume): save it to a file first")
+    return path
+
+
+def _read_stream(path: Path) -> bytes:
+    """All bytes of a pipe, FIFO or device, read once. Plain text stops at its first NUL byte,
+    which `decode_lines` refuses there anyway (so /dev/zero ends at once instead of filling memory)."""
+    chunks = []
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            nul = -1 if path.suffix == ".gz" else chunk.find(b"\x00")
+            chunks.append(chunk if nul < 0 else chunk[: nul + 1])
+            if nul >= 0:
+                break
+    return b"".join(chunks)
+
+
+def read_lines(name: str, max_chars: int | None = None) -> list[str]:
+    """All lines of a UTF-8 text file (plain or .gz), checked as in `decode_lines`. A pipe, FIFO
+    or /dev/stdin is read once, to its end."""
+    path = _existing(resolve_path(name))
     try:
-        raw = path.read_bytes()
+        raw = path.read_bytes() if path.is_file() else _read_stream(path)
         if path.suffix == ".gz":
             raw = gzip.decompress(raw)
     except OSError as exc:
@@ -119,7 +157,10 @@ def _read_tsv(spec: CorpusSpec) -> ParallelText:
 
 
 def read_corpus(spec: CorpusSpec) -> ParallelText:
-    """Read one split; raises SeqattnError naming the file and line on bad input."""
+    """Read one split of a configured corpus (regular files only, see `corpus_file`); raises
+    SeqattnError naming the file and line on bad input."""
+    for name in (spec.tsv,) if spec.tsv is not None else (spec.src, spec.tgt):
+        corpus_file(name)
     if spec.tsv is not None:
         text = _read_tsv(spec)
     else:

@@ -83,6 +83,50 @@ class Seq2Seq(nn.Module):
 
     @staticmethod
     def count_parameters(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> int:
-        """The parameters a model of `cfg` would have, counted without allocating them."""
-        with torch.device("meta"):
-            return Seq2Seq(cfg, src_vocab_size, tgt_vocab_size).num_parameters()
+        """The parameters a model of `cfg` would have, computed from the sizes in Python integers:
+        nothing is built, so sizes far beyond any memory are counted exactly and at once."""
+        return _count(cfg, src_vocab_size, tgt_vocab_size)
+
+    @staticmethod
+    def largest_size(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> str:
+        """The size setting that adds the most parameters, as 'model.KEY = VALUE': the one whose
+        reset to 1 would shrink the model the most."""
+        def without(key: str) -> int:
+            part, name = key.split(".")
+            smaller = cfg.model_copy(update={part: getattr(cfg, part).model_copy(update={name: 1})})
+            return _count(smaller, src_vocab_size, tgt_vocab_size)
+
+        key = min(SIZE_SETTINGS, key=without)  # (an unused size, such as additive_size, saves nothing)
+        part, name = key.split(".")
+        return f"model.{key} = {getattr(getattr(cfg, part), name):,}"
+
+
+SIZE_SETTINGS = ("encoder.emb_size", "encoder.hidden_size", "encoder.layers", "decoder.emb_size",
+                 "decoder.hidden_size", "decoder.layers", "attention.additive_size")
+
+
+def _count(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> int:
+    """`Seq2Seq.count_parameters`: the modules' shapes, summed (tied weights once)."""
+    enc, dec, attn = cfg.encoder, cfg.decoder, cfg.attention
+    enc_out, hidden = enc.output_size, dec.hidden_size
+    n = src_vocab_size * enc.emb_size + _rnn_parameters(enc.rnn, enc.emb_size, enc.hidden_size, enc.layers,
+                                                         2 if enc.bidirectional else 1)
+    if enc.bidirectional or enc_out != hidden:  # the bridge's projections (see Bridge)
+        n += (enc_out * hidden + hidden) * (2 if enc.rnn == dec.rnn == "lstm" else 1)
+    n += tgt_vocab_size * dec.emb_size + _rnn_parameters(
+        dec.rnn, dec.emb_size + (hidden if dec.input_feeding else 0), hidden, dec.layers, 1)
+    if attn.type == "general":
+        n += enc_out * hidden
+    elif attn.type == "additive":
+        n += enc_out * attn.additive_size + hidden * attn.additive_size + 2 * attn.additive_size
+    if attn.type != "none":
+        n += (hidden + enc_out) * hidden  # combine
+    return n + tgt_vocab_size * (1 if dec.tie_embeddings else hidden + 1)  # output
+
+
+def _rnn_parameters(kind: str, input_size: int, hidden: int, layers: int, directions: int) -> int:
+    """Weights and both biases of a stacked (bi)directional `nn.LSTM` or `nn.GRU`."""
+    gates = 4 if kind == "lstm" else 3
+    first = gates * hidden * (input_size + hidden + 2)
+    upper = gates * hidden * (directions * hidden + hidden + 2)
+    return directions * (first + (layers - 1) * upper)
