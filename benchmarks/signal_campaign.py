@@ -200,6 +200,9 @@ def trial(verb: str, name: str, delay: float, world: Path) -> Trial:
         return Trial(verb, name, round(delay, 3), outcome, problem, rc,
                      None if ended is None else round(ended, 3), lines[-1] if lines else "")
     finally:
+        if "proc" in locals() and _group_alive(proc.pid):  # (an error above: nothing left running)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
         shutil.rmtree(scratch, ignore_errors=True)
 
 

@@ -5,9 +5,10 @@ evaluate, serve) never do, and are never blocked: every file a writer replaces i
 atomically (`seqattn.atomic`), so a reader sees the old file or the whole new one.
 
 The lock is `flock` on a small file holding the holder's pid, host and start time. The
-kernel releases it when the process ends, however it ends. A clean release empties the file;
-so a file that still names a holder while nobody holds the lock was left by a process that
-died (killed, or its machine lost power), and the next writer takes it over and says so.
+kernel releases it when the process ends, however it ends. A clean release (a signal
+included) removes the file; so a file that still names a holder while nobody holds the lock
+was left by a process that died (killed, or its machine lost power), and the next writer
+takes it over and says so.
 """
 
 from __future__ import annotations
@@ -110,13 +111,17 @@ class WriterLock:
                             f"({holder}); wait for it to end, or stop it")
 
     def release(self) -> None:
-        """Empty the record (a clean end) and let go; the kernel would let go at exit anyway."""
+        """Remove the lock file (a clean end) and let go; the kernel would let go at exit anyway.
+
+        Safe against a process waiting on the same file: `acquire` checks, once it holds the
+        lock, that the file it locked is still the one at the path."""
         fd, self._fd = self._fd, None
         if fd is None:
             return
         self._on_stop.__exit__(None, None, None)
         try:
-            os.ftruncate(fd, 0)
+            if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
+                os.unlink(self.path)
         except OSError:
             pass
         os.close(fd)  # (closing releases the flock)

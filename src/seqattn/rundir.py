@@ -13,7 +13,7 @@
       attention/step_N/      heatmaps of a few dev sentences at each validation
       results.json           why training stopped, progress, test scores, sample translations
       prepared/              training data encoded for streaming (large corpora only)
-      writer.lock            held by the one process writing the run (`seqattn.lock`)
+      writer.lock            while a process writes the run: its lock (`seqattn.lock`)
 
 Training, checkpoints, the translator, the CLI, the server and the studies all find these
 files through `RunDir`; no other module spells a file name of the run directory.

@@ -24,6 +24,7 @@ from seqattn.train import train
 from seqattn.train.checkpoint import latest_checkpoint
 from seqattn.weights import read_tensors
 from tests.conftest import synthetic_pairs, tiny_config, tiny_tree, write_pairs
+from tests.processes import started
 
 
 def _corpus(tmp_path, n=300):
@@ -210,6 +211,14 @@ def test_a_small_gzip_holding_a_large_corpus_is_streamed(tmp_path):
     assert stream_folder(small.data, tmp_path / "prepared") is None
 
 
+def _group_gone(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return False
+    except ProcessLookupError:
+        return True
+
+
 @pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
 def test_a_signal_stops_prepare_at_once_and_leaves_nothing(tmp_path, signum):
     import signal
@@ -222,19 +231,21 @@ def test_a_signal_stops_prepare_at_once_and_leaves_nothing(tmp_path, signum):
     out = tmp_path / "prep"
     cmd = [sys.executable, "-m", "seqattn", "prepare", str(tmp_path / "c.yaml"), "--out", str(out),
            "--workers", "2"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while not list(tmp_path.glob(".prep.tmp-*/shards/*.npy")):  # encoding has begun
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1].decode()[-2000:]
-        time.sleep(0.05)
-    sent = time.monotonic()
-    if signum == "SIGINT":  # Ctrl-C reaches the whole foreground group
-        os.killpg(proc.pid, signal.SIGINT)
-    else:  # `kill PID` reaches the main process only
-        proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+    with started(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob(".prep.tmp-*/shards/*.npy")):  # encoding has begun
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1].decode()[-2000:]
+            time.sleep(0.05)
+        sent = time.monotonic()
+        if signum == "SIGINT":  # Ctrl-C reaches the whole foreground group
+            os.killpg(proc.pid, signal.SIGINT)
+        else:  # `kill PID` reaches the main process only
+            proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        time.sleep(0.5)
+        assert _group_gone(proc.pid), "an encoding process outlived prepare"
     err = err.decode()
     assert proc.returncode == 130 and time.monotonic() - sent < 10
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("seqattn: interrupted")
     assert not out.exists() and not list(tmp_path.glob(".prep.tmp-*"))
-    assert (tmp_path / ".prep.lock").read_text() == ""  # released: the next prepare takes nothing over
+    assert not (tmp_path / ".prep.lock").exists()  # released: the next prepare takes nothing over

@@ -27,6 +27,7 @@ pytest.importorskip("uvicorn")
 
 from seqattn.serve.guards import quiet_accept_errors  # noqa: E402
 from tests.conftest import WORDS  # noqa: E402
+from tests.processes import started, stop_group  # noqa: E402
 
 
 def _free_port() -> int:
@@ -71,7 +72,7 @@ def server(trained_run) -> Iterator[SimpleNamespace]:
            "--log-level", "warning"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=low_limit,
-                            env=env)
+                            env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -84,13 +85,12 @@ def server(trained_run) -> Iterator[SimpleNamespace]:
             proc.kill()
             pytest.fail(f"server did not start: {proc.stderr.read().decode()}")
         time.sleep(0.2)
-    yield SimpleNamespace(url=url, port=port, proc=proc)
-    proc.terminate()
     try:
+        yield SimpleNamespace(url=url, port=port, proc=proc)
+        proc.terminate()
         _, err = proc.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate()
+    finally:
+        stop_group(proc)  # (whatever happened: nothing left running)
     text = err.decode(errors="replace")
     assert "Traceback" not in text, text[-3000:]
 
@@ -242,15 +242,10 @@ def test_a_signal_while_serve_starts_stops_it_cleanly(trained_run, signum, after
     import signal
 
     cmd = [sys.executable, "-m", "seqattn", "serve", str(trained_run), "--port", str(_free_port())]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
+    with started(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         time.sleep(after)  # during imports and model loading
         proc.send_signal(getattr(signal, signum))
         _, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:  # (never left running, whatever happened)
-            proc.kill()
-            proc.communicate()
     err = err.decode(errors="replace")
     assert "Traceback" not in err, err[-2000:]
     # 130 and one line, whether it was loading or uvicorn had started (then it stops gracefully

@@ -27,6 +27,7 @@ from seqattn.train.checkpoint import latest_checkpoint
 from seqattn.train.distributed import Distributed
 from seqattn.weights import read_tensors
 from tests.conftest import tiny_tree
+from tests.processes import started
 
 pytestmark = pytest.mark.distributed
 FAST = ["train.val_every=1000", "train.heatmaps=0", "train.samples=[]", "train.log_every=1",
@@ -148,9 +149,10 @@ def test_two_nodes_through_torchrun_rendezvous(tmp_path):
             "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{_free_port()}", "--rdzv-id", "t2",
             "--rdzv-conf", "join_timeout=60", "--max-restarts", "0",
             "-m", "seqattn", "train", str(cfg_file), "--out", str(run), *FAST, "train.max_steps=4"]
-    launchers = [subprocess.Popen(node, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  env=CLEAN_ENV) for _ in range(2)]
-    outputs = [p.communicate(timeout=150) for p in launchers]
+    with started(node, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=CLEAN_ENV) as one, \
+            started(node, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=CLEAN_ENV) as two:
+        launchers = [one, two]
+        outputs = [p.communicate(timeout=150) for p in launchers]
     assert [p.returncode for p in launchers] == [0, 0], [err[-2000:] for _, err in outputs]
     assert _progress(run) | {"step": 4, "batch_in_epoch": 8} == _progress(run)
     assert (run / "model.safetensors").is_file() and (run / "results.json").is_file()
@@ -171,19 +173,18 @@ def _worker_pid(launcher: int, rank: int) -> int | None:
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
 def test_a_dying_rank_ends_the_job_with_a_clear_error(tmp_path):
     cfg_file, run = _config_file(tmp_path), tmp_path / "run"
-    launcher = subprocess.Popen(
-        [sys.executable, "-m", "seqattn", "train", str(cfg_file), "--out", str(run), "--nproc", "2",
-         *FAST, "train.max_steps=1000000", "train.max_minutes=3"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=CLEAN_ENV)
-    deadline, log = time.monotonic() + 90, run / "train.log"
-    while not (log.exists() and "step 3 " in log.read_text()):
-        assert launcher.poll() is None and time.monotonic() < deadline, launcher.communicate()[1][-2000:]
-        time.sleep(0.2)
-    pid = _worker_pid(launcher.pid, 1)
-    assert pid is not None
-    os.kill(pid, signal.SIGKILL)
-    killed = time.monotonic()
-    _, err = launcher.communicate(timeout=120)
+    cmd = [sys.executable, "-m", "seqattn", "train", str(cfg_file), "--out", str(run), "--nproc", "2",
+           *FAST, "train.max_steps=1000000", "train.max_minutes=3"]
+    with started(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=CLEAN_ENV) as launcher:
+        deadline, log = time.monotonic() + 90, run / "train.log"
+        while not (log.exists() and "step 3 " in log.read_text()):
+            assert launcher.poll() is None and time.monotonic() < deadline, launcher.communicate()[1][-2000:]
+            time.sleep(0.2)
+        pid = _worker_pid(launcher.pid, 1)
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        killed = time.monotonic()
+        _, err = launcher.communicate(timeout=120)
     assert time.monotonic() - killed < 60  # no hang
     assert launcher.returncode == 2
     last = [line for line in err.splitlines() if line.startswith("seqattn: error:")][-1]

@@ -23,6 +23,7 @@ from seqattn.model import loss as loss_module
 from seqattn.train import Trainer, train
 from seqattn.train.checkpoint import LATEST, latest_checkpoint, save_checkpoint
 from seqattn.weights import read_tensors
+from tests.processes import started
 from tests.train.runs import (  # noqa: F401 (one_thread is a fixture)
     assert_bit_identical,
     final_tensors,
@@ -252,13 +253,13 @@ def test_sigterm_to_the_process_saves_and_says_how_to_resume(reference, tmp_path
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "seqattn", "train", str(reference.config_file), "--out", str(run),
            "train.max_steps=100000"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not ((run / "train.log").is_file() and " step 10 dev:" in _log(run)):
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=120)
+    with started(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        deadline = time.monotonic() + 120
+        while not ((run / "train.log").is_file() and " step 10 dev:" in _log(run)):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert f"checkpoint saved; continue with: seqattn train --resume {run}" in err
