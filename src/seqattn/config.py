@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from seqattn.errors import SeqattnError
+from seqattn.safe_yaml import parse_overrides, read_yaml  # noqa: F401 (read_yaml: part of this API)
 
 BUILTIN_PREFIX = "builtin:"
 
@@ -23,11 +24,14 @@ class _Strict(BaseModel):
 
 
 class CorpusSpec(_Strict):
-    """One split of a parallel corpus: two line-aligned files, or one TSV file."""
+    """One split of a parallel corpus: two line-aligned files (`src`, `tgt`; plain or `.gz`), or one
+    TSV file (`tsv`; extra columns ignored). `builtin:tatoeba-kor-eng`, `builtin:cmudict` and
+    `builtin:korean-romanization` name the data shipped with seqattn. Relative paths are relative
+    to the working directory."""
 
-    src: str | None = None
-    tgt: str | None = None
-    tsv: str | None = None
+    src: str | None = Field(None, description="source side: one sentence a line")
+    tgt: str | None = Field(None, description="target side, line for line with src")
+    tsv: str | None = Field(None, description="one TSV file holding both sides (instead of src and tgt)")
     src_column: int = Field(1, ge=0, description="TSV column of the source side (0-based)")
     tgt_column: int = Field(0, ge=0, description="TSV column of the target side (0-based)")
     tgt_strip_digits: bool = Field(False, description="delete digits from the target side as it is read "
@@ -45,13 +49,13 @@ class CorpusSpec(_Strict):
 
 
 class SplitConfig(_Strict):
-    """Carve dev/test sets out of the training corpus when none are given (seeded)."""
+    """When `data.dev` is absent, dev and test sets are carved out of `data.train`, seeded."""
 
-    dev_size: int = Field(300, ge=1)
-    test_size: int = Field(300, ge=1)
-    seed: int = Field(1234, ge=0, lt=2**32)
-    by_source: bool = Field(False, description="split by distinct source (all its references together); "
-                            "sizes then count sources")
+    dev_size: int = Field(300, ge=1, description="dev pairs (sources, with by_source)")
+    test_size: int = Field(300, ge=1, description="test pairs (sources, with by_source)")
+    seed: int = Field(1234, ge=0, lt=2**32, description="which pairs are set aside")
+    by_source: bool = Field(False, description="split by distinct source instead of by line: all lines of a "
+                            "source (a word's pronunciations) land in one split (in-memory corpora)")
 
 
 VocabType = Literal["bpe", "unigram", "char", "symbols"]
@@ -61,13 +65,19 @@ class SubwordConfig(_Strict):
     """How text becomes tokens: SentencePiece subwords (`bpe`, `unigram`), characters (`char`)
     or space-separated symbols (`symbols`); `type` for both sides unless `src_type`/`tgt_type`."""
 
-    type: VocabType = "bpe"
-    src_type: VocabType | None = None
-    tgt_type: VocabType | None = None
-    vocab_size: int = Field(8000, ge=16, le=1_000_000, description="char/symbols: the most tokens kept")
-    joint: bool = True
-    character_coverage: float = Field(1.0, gt=0.0, le=1.0)
-    max_sentences: int = Field(2_000_000, ge=100, lt=2**31, description="sample bound for training SPM")
+    type: VocabType = Field("bpe", description="`bpe`, `unigram`: SentencePiece; `char`: every character "
+                            "a token, spaces included, no normalisation; `symbols`: space-separated "
+                            "symbols such as phonemes, each a token")
+    src_type: VocabType | None = Field(None, description="the source side's type, when it differs (needs "
+                                       "joint: false); e.g. `char` for G2P")
+    tgt_type: VocabType | None = Field(None, description="the target side's type; e.g. `symbols` for G2P")
+    vocab_size: int = Field(8000, ge=16, le=1_000_000, description="pieces per SentencePiece model (a soft "
+                            "limit on small corpora); `char`: the most frequent characters kept, the rest "
+                            "read as <unk>; `symbols`: more distinct symbols than this is an error")
+    joint: bool = Field(True, description="one vocabulary for both sides, or one per side")
+    character_coverage: float = Field(1.0, gt=0.0, le=1.0, description="SentencePiece's character coverage")
+    max_sentences: int = Field(2_000_000, ge=100, lt=2**31, description="sentences sampled to train "
+                               "SentencePiece on")
 
     @property
     def types(self) -> tuple[str, str]:
@@ -84,16 +94,24 @@ class SubwordConfig(_Strict):
 
 
 class DataConfig(_Strict):
-    train: CorpusSpec
-    dev: CorpusSpec | None = None
-    test: CorpusSpec | None = None
+    """The corpus and how it becomes tokens."""
+
+    train: CorpusSpec = Field(description="the training corpus")
+    dev: CorpusSpec | None = Field(None, description="validation set; absent: dev and test are carved "
+                                   "out of train (data.split). A dev or test TSV that does not set its "
+                                   "columns or tgt_strip_digits reads them as data.train does")
+    test: CorpusSpec | None = Field(None, description="test set, scored when training ends")
     split: SplitConfig = SplitConfig()
-    src_lang: str = "src"
-    tgt_lang: str = "tgt"
+    src_lang: str = Field("src", description="source language label")
+    tgt_lang: str = Field("tgt", description="target language label")
     subword: SubwordConfig = SubwordConfig()
-    max_len: int = Field(100, ge=1, description="training pairs longer than this (subwords) are skipped")
-    prepared: str | None = Field(None, description="folder of prepared (memory-mapped) training data")
-    stream_above_mb: float | None = Field(256, gt=0, description="stream training files larger than this")
+    max_len: int = Field(100, ge=1, description="training pairs longer than this (tokens, either side) are "
+                         "skipped and counted; empty pairs too")
+    prepared: str | None = Field(None, description="folder of prepared training data (`seqattn prepare`) "
+                                 "to stream from; prepared first when missing or out of date")
+    stream_above_mb: float | None = Field(256, gt=0, description="without data.prepared: prepare "
+                                          "RUN_DIR/prepared and stream when the training files are larger "
+                                          "than this, as text (`null`: never)")
 
     @model_validator(mode="after")
     def _dev_and_test_read_like_train(self) -> DataConfig:
@@ -109,13 +127,15 @@ class DataConfig(_Strict):
 
 
 class EncoderConfig(_Strict):
-    rnn: Literal["lstm", "gru"] = "lstm"
-    emb_size: int = Field(256, ge=1)
+    rnn: Literal["lstm", "gru"] = Field("lstm", description="the recurrent cell")
+    emb_size: int = Field(256, ge=1, description="source embedding size")
     hidden_size: int = Field(256, ge=1, description="per direction")
-    layers: int = Field(1, ge=1)
-    bidirectional: bool = True
-    reverse_source: bool = False
-    dropout: float = Field(0.3, ge=0.0, lt=1.0)
+    layers: int = Field(1, ge=1, description="stacked layers")
+    bidirectional: bool = Field(True, description="read the source both ways; the output is then "
+                                "2 x hidden_size")
+    reverse_source: bool = Field(False, description="read the source backwards (Sutskever et al. 2014); "
+                                 "attention maps stay in source order")
+    dropout: float = Field(0.3, ge=0.0, lt=1.0, description="on embeddings, between layers and on the states")
 
     @property
     def output_size(self) -> int:
@@ -123,28 +143,37 @@ class EncoderConfig(_Strict):
 
 
 class DecoderConfig(_Strict):
-    rnn: Literal["lstm", "gru"] = "lstm"
-    emb_size: int = Field(256, ge=1)
-    hidden_size: int = Field(512, ge=1)
-    layers: int = Field(1, ge=1)
-    dropout: float = Field(0.3, ge=0.0, lt=1.0)
-    input_feeding: bool = False
-    tie_embeddings: bool = False
+    rnn: Literal["lstm", "gru"] = Field("lstm", description="the recurrent cell")
+    emb_size: int = Field(256, ge=1, description="target embedding size")
+    hidden_size: int = Field(512, ge=1, description="also the attentional hidden size")
+    layers: int = Field(1, ge=1, description="stacked layers")
+    dropout: float = Field(0.3, ge=0.0, lt=1.0, description="on embeddings, between layers and on the "
+                           "attentional states")
+    input_feeding: bool = Field(False, description="feed the last attentional state back in (Luong et al. "
+                                "2015); needs attention; uses the step-by-step path")
+    tie_embeddings: bool = Field(False, description="share the target embedding and the output weights "
+                                 "(needs emb_size equal to hidden_size)")
 
 
 AttentionType = Literal["none", "dot", "general", "additive", "scaled_dot"]
 
 
 class AttentionConfig(_Strict):
-    type: AttentionType = "general"
+    type: AttentionType = Field("general", description="the score function; `none`: no attention, the "
+                                "context vector only")
     additive_size: int = Field(256, ge=1, description="hidden size of the additive (MLP) scorer")
 
 
 class ModelConfig(_Strict):
+    """The network. The encoder's final state (the context vector) becomes the decoder's first state
+    through a learned linear + tanh bridge when sizes or directions differ, the identity otherwise."""
+
     encoder: EncoderConfig = EncoderConfig()
     decoder: DecoderConfig = DecoderConfig()
     attention: AttentionConfig = AttentionConfig()
-    param_init: float = Field(0.1, ge=0.0, le=10.0, description="uniform(-x, x) init; 0 = PyTorch's")
+    param_init: float = Field(0.1, ge=0.0, le=10.0, description="initialise every weight uniformly in "
+                              "[-x, x] (0: PyTorch's defaults, whose N(0, 1) embeddings train far slower "
+                              "on the reference configuration)")
 
     @model_validator(mode="after")
     def _compatible(self) -> ModelConfig:
@@ -166,43 +195,66 @@ class ModelConfig(_Strict):
 
 
 class ScheduleConfig(_Strict):
-    type: Literal["constant", "plateau", "warmup_inverse_sqrt", "warmup_cosine"] = "plateau"
-    warmup_steps: int = Field(0, ge=0)
-    factor: float = Field(0.5, gt=0.0, lt=1.0, description="plateau: lr multiplier")
+    type: Literal["constant", "plateau", "warmup_inverse_sqrt", "warmup_cosine"] = Field(
+        "plateau", description="`plateau`: lower the rate when the early-stopping metric stops improving")
+    warmup_steps: int = Field(0, ge=0, description="linear warm-up")
+    factor: float = Field(0.5, gt=0.0, lt=1.0, description="plateau: multiply the rate by this after more "
+                          "than `patience` validations without gain")
     patience: int = Field(2, ge=0, description="plateau: validations without gain")
-    min_lr: float = Field(1e-5, ge=0.0)
-    total_steps: int | None = Field(None, ge=1, description="cosine: steps to decay over")
+    min_lr: float = Field(1e-5, ge=0.0, description="floor (plateau) and end point (cosine)")
+    total_steps: int | None = Field(None, ge=1, description="cosine: steps to decay over (`null`: "
+                                    "train.max_steps)")
 
 
 class TrainConfig(_Strict):
     seed: int = Field(1, ge=0, lt=2**32, description="seeds initialisation, dropout and batch order")
     batch_size: int = Field(64, ge=1, description="sentences per batch")
-    batch_tokens: int | None = Field(None, ge=1, description="token budget; overrides batch_size")
-    max_steps: int | None = Field(None, ge=1)
-    max_minutes: float | None = Field(None, gt=0)
-    max_epochs: int | None = Field(None, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = Field(0.0, ge=0)
-    clip_norm: float = Field(5.0, gt=0)
-    label_smoothing: float = Field(0.1, ge=0.0, lt=1.0)
-    scheduled_sampling: float = Field(0.0, ge=0.0, le=1.0, description="prob. of feeding predictions")
+    batch_tokens: int | None = Field(None, ge=1, description="token budget per batch (padded size); "
+                                     "overrides batch_size")
+    max_steps: int | None = Field(None, ge=1, description="stop cleanly (final validation, checkpoint, test "
+                                  "scores) at the first of max_steps, max_minutes, max_epochs reached")
+    max_minutes: float | None = Field(None, gt=0, description="minutes of training (see max_steps)")
+    max_epochs: int | None = Field(None, ge=1, description="passes over the training data (see max_steps)")
+    lr: float = Field(1e-3, gt=0, description="Adam's learning rate")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam's betas")
+    weight_decay: float = Field(0.0, ge=0, description="Adam's weight decay")
+    clip_norm: float = Field(5.0, gt=0, description="gradient-norm clipping")
+    label_smoothing: float = Field(0.1, ge=0.0, lt=1.0, description="label smoothing of the training loss")
+    scheduled_sampling: float = Field(0.0, ge=0.0, le=1.0, description="probability of feeding the model's "
+                                      "own prediction instead of the reference token")
     schedule: ScheduleConfig = ScheduleConfig()
-    val_every: int = Field(500, ge=1, description="validate every N steps")
+    val_every: int = Field(500, ge=1, description="validate (dev loss, perplexity, eval.metrics) and save "
+                           "a checkpoint every N steps")
     val_beam: int = Field(1, ge=1, description="beam for validation BLEU (1 = greedy)")
-    val_max_sentences: int | None = Field(None, ge=1)
-    early_stopping_patience: int | None = Field(8, ge=1, description="validations without gain")
-    early_stopping_metric: Literal["bleu", "chrf", "wer", "per", "cer", "loss"] = "bleu"
-    keep_checkpoints: int = Field(2, ge=1)
-    log_every: int = Field(100, ge=1)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # auto: bf16 where native (precision.py)
-    loss_scaling: bool | None = Field(None, description="dynamic loss scaling (default: for fp16 only)")
-    num_threads: int | None = Field(None, ge=1)
-    samples: list[str] = Field(default_factory=list, description="sentences translated at the end")
-    heatmaps: int = Field(3, ge=0, description="dev sentences drawn at each validation")
-    test_examples: int = Field(5, ge=0, description="test sentences shown with their references at the end")
-    dist_timeout_minutes: float = Field(30, gt=0, description="how long a process waits for the others")
+    val_max_sentences: int | None = Field(None, ge=1, description="validate on the first N dev pairs "
+                                          "(`null`: all)")
+    early_stopping_patience: int | None = Field(8, ge=1, description="stop after N validations without "
+                                                "gain (`null`: never)")
+    early_stopping_metric: Literal["bleu", "chrf", "wer", "per", "cer", "loss"] = Field(
+        "bleu", description="error rates and loss: lower is better; scored at each validation even when "
+                            "not in eval.metrics")
+    keep_checkpoints: int = Field(2, ge=1, description="checkpoints kept in checkpoints/")
+    log_every: int = Field(100, ge=1, description="steps between log lines and metrics.csv rows")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="`auto`: CUDA when present; "
+                                                   "--device overrides")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(  # auto: bf16 where native (precision.py)
+        "auto", description="`auto`: bf16 autocast where a probe at start-up finds bf16 native (a bf16 "
+        "LSTM trains and a bf16 product beats fp32: CPUs with AVX512-BF16 or AMX, GPUs from sm80), else "
+        "fp32; `bf16` is an error naming the missing capability where the hardware cannot run it, a "
+        "warning where it is only emulated; `fp16`: CUDA only, with loss scaling")
+    loss_scaling: bool | None = Field(None, description="dynamic loss scaling: the scale halves on overflow "
+                                      "and doubles after 2,000 clean steps, kept in checkpoints (`null`: "
+                                      "for fp16 only)")
+    num_threads: int | None = Field(None, ge=1, description="CPU threads per process (`null`: torch's "
+                                    "default; one per process with --nproc)")
+    samples: list[str] = Field(default_factory=list, description="sentences translated and printed at the "
+                               "end")
+    heatmaps: int = Field(3, ge=0, description="at each validation, draw the attention of the first N dev "
+                          "sentences into attention/step_N/ and TensorBoard (0: off)")
+    test_examples: int = Field(5, ge=0, description="test sentences (evenly spread) printed at the end "
+                               "with their references and translations")
+    dist_timeout_minutes: float = Field(30, gt=0, description="data-parallel runs: how long a process "
+                                        "waits for the others before the job fails")
 
     @property
     def schedule_end(self) -> int | None:
@@ -218,23 +270,31 @@ class TrainConfig(_Strict):
 
 
 class DecodeConfig(_Strict):
-    beam: int = Field(5, ge=1, le=64)
-    n_best: int = Field(1, ge=1)
-    length_penalty: float = Field(1.0, ge=0.0, le=10.0, description="GNMT alpha; 0 = raw log-prob")
-    max_len_a: float = Field(1.5, ge=0.0, le=10.0)
-    max_len_b: int = Field(10, ge=1, le=1000)
-    batch_size: int = Field(64, ge=1)
+    beam: int = Field(5, ge=1, le=64, description="beam size (1 = greedy); --beam overrides")
+    n_best: int = Field(1, ge=1, description="hypotheses returned per sentence")
+    length_penalty: float = Field(1.0, ge=0.0, le=10.0, description="GNMT alpha: scores are log-prob / "
+                                  "((5 + length) / 6)^alpha; 0 = raw log-prob")
+    max_len_a: float = Field(1.5, ge=0.0, le=10.0, description="output limit: a x source length + b "
+                             "subwords; no output passes 1,024 subwords")
+    max_len_b: int = Field(10, ge=1, le=1000, description="see max_len_a")
+    batch_size: int = Field(64, ge=1, description="sentences per decoding batch")
 
 
 MetricName = Literal["bleu", "chrf", "wer", "per", "cer"]
 
 
 class EvalConfig(_Strict):
-    """What dev and test sets are scored with (see scoring.py)."""
+    """How dev and test sets are scored."""
 
-    metrics: list[MetricName] = Field(default_factory=lambda: ["bleu", "chrf"], min_length=1)
+    metrics: list[MetricName] = Field(
+        default_factory=lambda: ["bleu", "chrf"], min_length=1,
+        description="what dev and test sets are scored with (validation, metrics.csv, TensorBoard, "
+        "results.json, `seqattn evaluate`, whose --metrics overrides): `bleu`, `chrf` (sacreBLEU); `wer` "
+        "(percent of outputs equal to none of their references); `per` (edit distance over space-separated "
+        "symbols to the closest reference, over its length); `cer` (the same over characters)")
     group_references: bool = Field(False, description="score lines with the same source as one source "
-                                   "with several references (e.g. alternative pronunciations)")
+                                   "with several references (e.g. alternative pronunciations); "
+                                   "`evaluate --group-references` overrides")
 
     @model_validator(mode="after")
     def _distinct(self) -> EvalConfig:
@@ -244,7 +304,7 @@ class EvalConfig(_Strict):
 
 
 class Config(_Strict):
-    name: str = "run"
+    name: str = Field("run", description="the default run directory is runs/NAME-TIME")
     data: DataConfig
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
@@ -303,134 +363,6 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
             raise SeqattnError(f"override '{dotted}': '{part}' is not a section")
         node = child
     node[parts[-1]] = value
-
-
-MAX_DEPTH = 16  # a config is at most five levels deep; more is a mistake or an attack
-
-
-def _depth(value: Any) -> int:
-    """How deeply lists and mappings nest in `value` (iteratively: no recursion limit)."""
-    deepest, todo = 0, [(value, 0)]
-    while todo:
-        item, level = todo.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, level + 1)
-            if level + 1 > MAX_DEPTH:
-                break
-            todo.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return deepest
-
-
-def _check_depth(value: Any, where: str) -> None:
-    if _depth(value) > MAX_DEPTH:
-        raise SeqattnError(f"{where}: lists or mappings nested more than {MAX_DEPTH} levels deep "
-                           "(a config needs at most five)")
-
-
-MAX_NODES = 100_000  # values (scalars, lists, mappings) with aliases expanded; a config holds a few hundred
-
-
-class _AliasBomb(Exception):
-    """A YAML document whose aliases expand it too far; the message says how."""
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.SequenceNode):
-        return node.value
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    return []
-
-
-def _check_expansion(root: yaml.Node) -> None:
-    """Refuse a node graph that holds more than MAX_NODES nodes once every alias is expanded, or
-    that contains itself. Iterative, with one count per distinct node: linear in the document."""
-    sizes: dict[int, int] = {}  # id(node) -> expanded size, capped at MAX_NODES + 1
-    open_nodes: set[int] = set()  # entered and not finished: the path from the root
-    todo: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while todo:
-        node, finished = todo.pop()
-        key = id(node)
-        if finished:
-            open_nodes.discard(key)
-            sizes[key] = min(MAX_NODES + 1, 1 + sum(sizes[id(child)] for child in _children(node)))
-            if sizes[key] > MAX_NODES:
-                raise _AliasBomb(f"anchors and aliases (&name, *name) expand to more than {MAX_NODES:,} "
-                                 "values (a 'billion laughs' document?); a config needs a few hundred")
-            continue
-        if key in sizes:
-            continue
-        if key in open_nodes:
-            raise _AliasBomb("an alias (*name) refers to a list or mapping that contains it")
-        open_nodes.add(key)
-        todo.append((node, True))
-        todo.extend((child, False) for child in _children(node) if id(child) not in sizes)
-
-
-class _BoundedLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that checks the composed node graph with `_check_expansion` before any
-    Python object is built from it."""
-
-    def get_single_node(self) -> yaml.Node | None:
-        node = super().get_single_node()
-        if node is not None:
-            _check_expansion(node)
-        return node
-
-
-def _safe_load(text: str) -> Any:
-    """`yaml.safe_load`, refusing alias bombs and self-containing documents (`_AliasBomb`)."""
-    loader = _BoundedLoader(text)
-    try:
-        return loader.get_single_data()
-    finally:
-        loader.dispose()
-
-
-def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
-    """Parse `key.sub=value` strings; values are read as YAML scalars (`5`, `true`, `1e-3`)."""
-    parsed = []
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key or any(not p.isidentifier() for p in key.split(".")):
-            raise SeqattnError(f"bad override '{item}': expected dotted.key=value, e.g. train.max_steps=100")
-        try:
-            value = _safe_load(raw) if raw != "" else None
-        except yaml.YAMLError:
-            value = raw
-        except _AliasBomb as exc:
-            raise SeqattnError(f"override '{key}': {exc}") from None
-        except RecursionError:  # the parser itself recurses on deep nesting
-            raise SeqattnError(f"override '{key}': value nested too deeply") from None
-        _check_depth(value, f"override '{key}'")
-        if isinstance(value, str):  # YAML 1.1 reads '1e-3' as text
-            try:
-                value = float(value)
-            except ValueError:
-                pass
-        parsed.append((key, value))
-    return parsed
-
-
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping with the safe loader; clear errors for missing or malformed files."""
-    p = Path(path)
-    if not p.is_file():
-        raise SeqattnError(f"{p}: config file not found")
-    try:
-        tree = _safe_load(p.read_text(encoding="utf-8"))
-    except _AliasBomb as exc:
-        raise SeqattnError(f"{p}: {exc}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" line {where.line + 1}" if where is not None else ""
-        raise SeqattnError(f"{p}:{line} not valid YAML") from exc
-    except RecursionError:  # the parser itself recurses on deep nesting
-        raise SeqattnError(f"{p}: lists or mappings nested too deeply to read") from None
-    _check_depth(tree, str(p))
-    if not isinstance(tree, dict):
-        raise SeqattnError(f"{p}: expected a mapping of sections (data, model, train, decode)")
-    return tree
 
 
 def build_config(tree: dict[str, Any], overrides: list[str] = (), source: str = "config") -> Config:
