@@ -99,22 +99,67 @@ def stop_now(name: str, note: str | None = None) -> None:
     os._exit(STATUS)
 
 
-def _stop_children() -> None:
-    """SIGKILL the processes this one started through multiprocessing (a pool's workers, one
-    still starting included) and unlink their semaphores, so that nothing outlives the stop
-    and multiprocessing's resource tracker has nothing to warn about."""
-    mp = sys.modules.get("multiprocessing")
-    if mp is None:
-        return
+def _child_pids() -> set[int]:
+    """This process's children, as Linux lists them (one still being spawned included)."""
+    me, found = os.getpid(), set()
     try:
-        children = [c for c in mp.active_children() if c.pid]
-        for child in children:
-            os.kill(child.pid, signal.SIGKILL)
-        for child in children:
-            child.join(timeout=2)
-        sys.modules["multiprocessing.util"]._run_finalizers(0)  # (what a normal exit runs)
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                        if int(fh.read().rsplit(b")", 1)[1].split()[1]) == me:
+                            found.add(int(entry.name))
+                except (OSError, ValueError, IndexError):
+                    continue
+    except OSError:
+        pass
+    return found
+
+
+def _kill_and_reap(pids: set[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    for pid in pids:
+        try:
+            os.waitpid(pid, 0)  # (SIGKILL cannot be ignored: this returns at once)
+        except OSError:
+            pass
+
+
+def _stop_children() -> None:
+    """SIGKILL and reap the processes this one started (a pool's workers, one still being
+    spawned included), unlink their semaphores, then stop multiprocessing's resource tracker,
+    which has nothing left to clean: nothing outlives the stop, and nothing prints."""
+    mp = sys.modules.get("multiprocessing")
+    tracker = getattr(sys.modules.get("multiprocessing.resource_tracker"), "_resource_tracker", None)
+    tracker_pid = getattr(tracker, "_pid", None)
+    try:
+        pids = _child_pids() | {c.pid for c in (mp.active_children() if mp else []) if c.pid}
+        _kill_and_reap(pids - {tracker_pid})
+        if mp is not None:
+            sys.modules["multiprocessing.util"]._run_finalizers(0)  # (what a normal exit runs)
+        if tracker_pid:
+            _kill_and_reap({tracker_pid})
     except BaseException:  # noqa: BLE001
         pass
+
+
+@contextmanager
+def interrupts_blocked() -> Iterator[None]:
+    """Block SIGINT in this thread for the block: processes started inside inherit it blocked,
+    so a Ctrl-C to the terminal's process group never interrupts a worker (even one still
+    importing); the parent stops them. A SIGINT that arrives meanwhile is delivered after."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @contextmanager

@@ -242,7 +242,9 @@ def test_a_signal_stops_prepare_at_once_and_leaves_nothing(tmp_path, signum):
         else:  # `kill PID` reaches the main process only
             proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
-        time.sleep(0.5)
+        gone_by = time.monotonic() + 10  # (a generous bound: prepare reaps what it kills)
+        while not _group_gone(proc.pid) and time.monotonic() < gone_by:
+            time.sleep(0.05)
         assert _group_gone(proc.pid), "an encoding process outlived prepare"
     err = err.decode()
     assert proc.returncode == 130 and time.monotonic() - sent < 10

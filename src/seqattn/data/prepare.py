@@ -202,7 +202,8 @@ def _encode_all(cfg: Config, subwords: Subwords, held: np.ndarray, tmp: Path, wo
     try:
         pending: deque = deque()
         for task in tasks:  # at most two blocks per worker in flight: memory stays bounded
-            pending.append(pool.submit(_encode_block, *task))
+            with stopping.interrupts_blocked():  # (a worker may be started here)
+                pending.append(pool.submit(_encode_block, *task))
             while len(pending) >= 2 * workers:
                 done(pending.popleft().result())
         while pending:

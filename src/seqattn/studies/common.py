@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from seqattn import stopping
 from seqattn.atomic import atomic_write_bytes, atomic_write_text
 from seqattn.config import Config, build_config
 from seqattn.model.seq2seq import Seq2Seq
@@ -146,7 +147,8 @@ def train_arms(tree: dict, jobs: Sequence[tuple[Arm, int]], out: Path,
         log.info("study: training %d runs, %d side by side (one thread each)", len(jobs), workers)
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start) as pool:
-            futures = [pool.submit(_train_one, tree, arm, seed, out) for arm, seed in jobs]
+            with stopping.interrupts_blocked():  # workers never see Ctrl-C: this process stops them
+                futures = [pool.submit(_train_one, tree, arm, seed, out) for arm, seed in jobs]
             try:
                 for (arm, seed), future in zip(jobs, futures):
                     speeds.append(future.result())
