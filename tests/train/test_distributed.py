@@ -196,3 +196,21 @@ def test_torchrun_needs_one_run_directory_for_all_processes(tmp_path, monkeypatc
     monkeypatch.setenv("RANK", "1")
     assert main(["train", str(_config_file(tmp_path))]) == 2
     assert "under torchrun give --out RUN_DIR" in capsys.readouterr().err
+
+
+def test_ctrl_c_to_a_launched_job_saves_a_checkpoint(tmp_path):
+    # the launcher (torchrun, in the seqattn process) passes Ctrl-C on to the ranks, which save
+    cfg_file, run = _config_file(tmp_path), tmp_path / "run"
+    cmd = [sys.executable, "-m", "seqattn", "train", str(cfg_file), "--out", str(run), "--nproc", "2",
+           *FAST, "train.max_steps=1000000", "train.max_minutes=3"]
+    with started(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=CLEAN_ENV) as launcher:
+        deadline, log = time.monotonic() + 90, run / "train.log"
+        while not (log.exists() and "step 3 " in log.read_text()):
+            assert launcher.poll() is None and time.monotonic() < deadline, launcher.communicate()[1][-2000:]
+            time.sleep(0.2)
+        os.killpg(launcher.pid, signal.SIGINT)
+        _, err = launcher.communicate(timeout=120)
+    assert "Traceback" not in err, err[-3000:]
+    assert "checkpoint saved; continue with: seqattn train --resume" in log.read_text(), err[-3000:]
+    assert latest_checkpoint(run / "checkpoints") is not None
+
