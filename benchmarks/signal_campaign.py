@@ -37,7 +37,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-WORDS = "alpha beta gamma delta omega sigma kappa theta zeta lambda".split()
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from kill_resume import _write_pairs  # noqa: E402 (the same tiny synthetic task)
+
 BOUND_S = 20.0  # how long a signalled command may take to end
 VERBS = ("train", "prepare", "translate", "evaluate", "score", "explain", "serve", "study")
 
@@ -55,23 +57,6 @@ class Trial:
 
 
 # ----------------------------------------------------------------------------- the world
-def _pairs(n: int, seed: int) -> tuple[list[str], list[str]]:
-    rng = random.Random(seed)
-    src, tgt = [], []
-    for _ in range(n):
-        words = [rng.choice(WORDS) for _ in range(rng.randint(2, 6))]
-        src.append(" ".join(words))
-        tgt.append(" ".join(w.upper() for w in reversed(words)))
-    return src, tgt
-
-
-def _write(folder: Path, name: str, n: int, seed: int) -> dict[str, str]:
-    src, tgt = _pairs(n, seed)
-    (folder / f"{name}.src").write_text("".join(s + "\n" for s in src), encoding="utf-8")
-    (folder / f"{name}.tgt").write_text("".join(t + "\n" for t in tgt), encoding="utf-8")
-    return {"src": str(folder / f"{name}.src"), "tgt": str(folder / f"{name}.tgt")}
-
-
 def make_world(folder: Path) -> Path:
     """Tiny data, configs and one trained run under `folder` (seconds)."""
     import yaml
@@ -79,8 +64,8 @@ def make_world(folder: Path) -> Path:
     data = folder / "data"
     data.mkdir(parents=True, exist_ok=True)
     tree = {"name": "tiny",
-            "data": {"train": _write(data, "train", 200, 1), "dev": _write(data, "dev", 20, 2),
-                     "test": _write(data, "test", 20, 3),
+            "data": {"train": _write_pairs(data, "train", 200, 1), "dev": _write_pairs(data, "dev", 20, 2),
+                     "test": _write_pairs(data, "test", 20, 3),
                      "subword": {"type": "bpe", "vocab_size": 60, "joint": True}},
             "model": {"encoder": {"emb_size": 16, "hidden_size": 16, "dropout": 0.0},
                       "decoder": {"emb_size": 16, "hidden_size": 32, "dropout": 0.0},
@@ -90,11 +75,9 @@ def make_world(folder: Path) -> Path:
                       "samples": ["alpha beta gamma"], "precision": "fp32", "num_threads": 1},
             "decode": {"beam": 3, "batch_size": 8}}
     (folder / "train.yaml").write_text(yaml.safe_dump(tree), encoding="utf-8")
-    big = dict(tree, data=dict(tree["data"], train=_write(data, "big", 150_000, 4)))
+    big = dict(tree, data=dict(tree["data"], train=_write_pairs(data, "big", 150_000, 4)))
     (folder / "prepare.yaml").write_text(yaml.safe_dump(big), encoding="utf-8")
-    src, tgt = _pairs(20_000, 5)
-    (folder / "many.src").write_text("".join(s + "\n" for s in src), encoding="utf-8")
-    (folder / "many.tgt").write_text("".join(t + "\n" for t in tgt), encoding="utf-8")
+    _write_pairs(folder, "many", 20_000, 5)
     run = folder / "run"
     _seqattn(["train", str(folder / "train.yaml"), "--out", str(run), "train.max_steps=40"], check=True)
     return run
@@ -247,7 +230,6 @@ def main() -> None:
     if ends:
         print(f"signal to end: median {ends[len(ends) // 2]:.2f} s, max {ends[-1]:.2f} s")
     if a.json:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
         from _common import write_json
 
         write_json(a.json, {"seed": seed, "trials": [asdict(t) for t in results],

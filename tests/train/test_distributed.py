@@ -170,16 +170,21 @@ def _worker_pid(launcher: int, rank: int) -> int | None:
     return None
 
 
+def _wait_for_step_3(run: Path, launcher: subprocess.Popen) -> Path:
+    deadline, log = time.monotonic() + 90, run / "train.log"
+    while not (log.exists() and "step 3 " in log.read_text()):
+        assert launcher.poll() is None and time.monotonic() < deadline, launcher.communicate()[1][-2000:]
+        time.sleep(0.2)
+    return log
+
+
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
 def test_a_dying_rank_ends_the_job_with_a_clear_error(tmp_path):
     cfg_file, run = _config_file(tmp_path), tmp_path / "run"
     cmd = [sys.executable, "-m", "seqattn", "train", str(cfg_file), "--out", str(run), "--nproc", "2",
            *FAST, "train.max_steps=1000000", "train.max_minutes=3"]
     with started(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=CLEAN_ENV) as launcher:
-        deadline, log = time.monotonic() + 90, run / "train.log"
-        while not (log.exists() and "step 3 " in log.read_text()):
-            assert launcher.poll() is None and time.monotonic() < deadline, launcher.communicate()[1][-2000:]
-            time.sleep(0.2)
+        _wait_for_step_3(run, launcher)
         pid = _worker_pid(launcher.pid, 1)
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
@@ -204,10 +209,7 @@ def test_ctrl_c_to_a_launched_job_saves_a_checkpoint(tmp_path):
     cmd = [sys.executable, "-m", "seqattn", "train", str(cfg_file), "--out", str(run), "--nproc", "2",
            *FAST, "train.max_steps=1000000", "train.max_minutes=3"]
     with started(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=CLEAN_ENV) as launcher:
-        deadline, log = time.monotonic() + 90, run / "train.log"
-        while not (log.exists() and "step 3 " in log.read_text()):
-            assert launcher.poll() is None and time.monotonic() < deadline, launcher.communicate()[1][-2000:]
-            time.sleep(0.2)
+        log = _wait_for_step_3(run, launcher)
         os.killpg(launcher.pid, signal.SIGINT)
         _, err = launcher.communicate(timeout=120)
     assert "Traceback" not in err, err[-3000:]
