@@ -3,7 +3,9 @@ machine, and count how often each fails and whether any process is left running.
 
 A test file is selected when its source starts processes or threads, sends signals, opens
 sockets or sleeps (the markers below), so new tests of that kind are hunted too. Each
-repetition runs the selected files in one pytest process (`--junitxml` records every test);
+repetition runs the selected files in one pytest process (`--junitxml` records every test),
+marked in its environment so that a process it leaves behind is found (and killed) and no
+other process is ever touched;
 with `--load` the rest of the suite runs alongside, over and over, so the tests see a
 machine as busy as CI's.
 
@@ -35,19 +37,21 @@ def selected_files() -> list[Path]:
                   if MARKERS.search(p.read_text(encoding="utf-8")))
 
 
-def seqattn_processes() -> set[int]:
-    """Pids of running processes whose command line runs seqattn (not this script)."""
-    found = set()
+MARK = "SEQATTN_FLAKE_HUNT"  # set in the environment of every test process this script starts
+
+
+def marked_processes(mark: str) -> set[int]:
+    """Pids of running processes that inherited `MARK=mark` (started by the hunted tests,
+    however they were re-parented), never anyone else's."""
+    found, want = set(), f"{MARK}={mark}".encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if want in (entry / "environ").read_bytes().split(b"\0"):
+                found.add(int(entry.name))
         except OSError:
             continue
-        if re.search(r"-m seqattn |seqattn (serve|train|translate|prepare|evaluate|study)|"
-                     r"from seqattn", cmd):
-            found.add(int(entry.name))
     return found
 
 
@@ -83,7 +87,6 @@ def main() -> None:
     a = p.parse_args()
     files = [Path(f).resolve() for f in a.files] if a.files else selected_files()
     print("files:", " ".join(str(f.relative_to(REPO)) for f in files))
-    before = seqattn_processes()
     runs: Counter = Counter()
     failures: dict[str, list[str]] = {}
     leftovers: list[str] = []
@@ -95,16 +98,15 @@ def main() -> None:
                 xml = Path(tmp) / "r.xml"
                 cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}",
                        f"--basetemp={tmp}/t", *map(str, files), *(["-k", a.keyword] if a.keyword else [])]
-                rc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True).returncode
+                env = {**os.environ, MARK: f"{os.getpid()}-{rep}"}
+                rc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env).returncode
                 results = _results(xml)
             for name, message in results.items():
                 runs[name] += 1
                 if message is not None:
                     failures.setdefault(name, []).append(message)
             time.sleep(1)  # (a process stopped at the very end has a moment to go)
-            left = seqattn_processes() - before - ({load.pid} if load else set())
-            if load:
-                left = {pid for pid in left if not _in_group(pid, load.pid)}
+            left = marked_processes(f"{os.getpid()}-{rep}")
             if left:
                 leftovers.append(f"repetition {rep + 1}: pids {sorted(left)}")
                 for pid in left:
@@ -135,13 +137,6 @@ def main() -> None:
                                                                  "first": v[0]} for k, v in failures.items()},
                             "leftovers": leftovers, "seconds": round(time.time() - started)})
     sys.exit(1 if failures or leftovers else 0)
-
-
-def _in_group(pid: int, pgid: int) -> bool:
-    try:
-        return os.getpgid(pid) == pgid
-    except OSError:
-        return False
 
 
 if __name__ == "__main__":
