@@ -24,18 +24,30 @@ from pathlib import Path
 from seqattn import stopping
 from seqattn.errors import SeqattnError
 
+_UNREADABLE = "a process that left no readable record"
+
 
 def _describe(record: bytes) -> str:
     try:
         r = json.loads(record.decode("utf-8"))
         return f"pid {int(r['pid'])} on host {r['host']}, since {r['since']}"
     except (ValueError, KeyError, TypeError, AttributeError):
-        return "a process that left no readable record"
+        return _UNREADABLE
 
 
 def _read(fd: int) -> bytes:
     os.lseek(fd, 0, os.SEEK_SET)
     return os.read(fd, 4096)
+
+
+def _holder_record(fd: int, wait_s: float = 2.0) -> bytes:
+    """The holder's record, waiting briefly for it: a holder writes it just after it locks."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        record = _read(fd)
+        if _describe(record) != _UNREADABLE or time.monotonic() >= deadline:
+            return record
+        time.sleep(0.02)
 
 
 class WriterLock:
@@ -68,9 +80,10 @@ class WriterLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
-                holder = _describe(_read(fd))
+                busy = exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+                holder = _describe(_holder_record(fd) if busy else b"")
                 os.close(fd)
-                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                if busy:
                     raise self.refusal(holder) from None
                 raise SeqattnError(f"{self.folder}: cannot lock {self.path.name} ({exc.strerror})") from None
             try:
@@ -102,7 +115,7 @@ class WriterLock:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             return None
         except OSError:
-            return _describe(_read(fd))
+            return _describe(_holder_record(fd))
         finally:
             os.close(fd)  # (a shared lock we got goes with it)
 

@@ -142,3 +142,23 @@ def test_a_lock_file_that_is_a_folder_is_one_clear_error(tmp_path):
     (tmp_path / "writer.lock").mkdir()
     with pytest.raises(SeqattnError, match=r"cannot create its lock file writer.lock \(Is a directory\)"):
         RunDir(tmp_path).writer_lock().acquire()
+
+
+def test_a_refusal_in_the_instant_before_the_holder_writes_its_record_still_names_it(tmp_path):
+    """The holder locks first and writes its record just after; a second writer arriving
+    between the two waits briefly for the record instead of naming nobody."""
+    import fcntl
+    import threading
+
+    path = tmp_path / "writer.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    record = {"pid": 4242, "host": "elsewhere", "since": "2026-12-02 00:00:00"}
+    writer = threading.Timer(0.3, lambda: os.pwrite(fd, json.dumps(record).encode() + b"\n", 0))
+    writer.start()
+    try:
+        with pytest.raises(SeqattnError, match="pid 4242 on host elsewhere"):
+            WriterLock(path, tmp_path, "run").acquire()
+    finally:
+        writer.join()
+        os.close(fd)
