@@ -12,7 +12,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "seqattn"
 
 LAYERS = [
-    ["seqattn.errors", "seqattn.version", "seqattn.stopping"],
+    ["seqattn.errors", "seqattn.version", "seqattn.stopping", "seqattn.choices"],  # choices: names users pick
     ["seqattn.safe_yaml", "seqattn.limits"],  # bounded YAML; the decoding limits
     ["seqattn.config", "seqattn.atomic", "seqattn.flags", "seqattn.lock"],
     ["seqattn.config_doc"],  # docs/CONFIG.md written from the schema

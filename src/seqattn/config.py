@@ -13,7 +13,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from seqattn.choices import Device, PrecisionChoice
 from seqattn.errors import SeqattnError
+from seqattn.limits import MAX_BEAM, MAX_LENGTH_PENALTY, MAX_OUTPUT_TOKENS
 from seqattn.safe_yaml import parse_overrides, read_yaml  # noqa: F401 (read_yaml: part of this API)
 
 BUILTIN_PREFIX = "builtin:"
@@ -235,9 +237,9 @@ class TrainConfig(_Strict):
                             "not in eval.metrics")
     keep_checkpoints: int = Field(2, ge=1, description="checkpoints kept in checkpoints/")
     log_every: int = Field(100, ge=1, description="steps between log lines and metrics.csv rows")
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="`auto`: CUDA when present; "
+    device: Device = Field("auto", description="`auto`: CUDA when present; "
                                                    "--device overrides")
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(  # auto: bf16 where native (precision.py)
+    precision: PrecisionChoice = Field(  # auto: bf16 where native (precision.py)
         "auto", description="`auto`: bf16 autocast where a probe at start-up finds bf16 native (a bf16 "
         "LSTM trains and a bf16 product beats fp32: CPUs with AVX512-BF16 or AMX, GPUs from sm80), else "
         "fp32; `bf16` is an error naming the missing capability where the hardware cannot run it, a "
@@ -270,12 +272,12 @@ class TrainConfig(_Strict):
 
 
 class DecodeConfig(_Strict):
-    beam: int = Field(5, ge=1, le=64, description="beam size (1 = greedy); --beam overrides")
+    beam: int = Field(5, ge=1, le=MAX_BEAM, description="beam size (1 = greedy); --beam overrides")
     n_best: int = Field(1, ge=1, description="hypotheses returned per sentence")
-    length_penalty: float = Field(1.0, ge=0.0, le=10.0, description="GNMT alpha: scores are log-prob / "
-                                  "((5 + length) / 6)^alpha; 0 = raw log-prob")
+    length_penalty: float = Field(1.0, ge=0.0, le=MAX_LENGTH_PENALTY, description="GNMT alpha: scores are "
+                                  "log-prob / ((5 + length) / 6)^alpha; 0 = raw log-prob")
     max_len_a: float = Field(1.5, ge=0.0, le=10.0, description="output limit: a x source length + b "
-                             "subwords; no output passes 1,024 subwords")
+                             f"subwords, rounded up; no output passes {MAX_OUTPUT_TOKENS:,} subwords")
     max_len_b: int = Field(10, ge=1, le=1000, description="see max_len_a")
     batch_size: int = Field(64, ge=1, description="sentences per decoding batch")
 

@@ -1,14 +1,23 @@
-"""Command-line flags that several verbs share (translate, evaluate, serve); imports nothing heavy."""
+"""Command-line flags that several verbs share (--device: every verb that runs a model;
+--precision and --quantize: translate, evaluate, score and serve); imports nothing heavy."""
 
 from __future__ import annotations
 
 import argparse
 
+from seqattn.choices import DEVICES, PRECISIONS, QUANTIZATIONS
+
+
+def add_device_argument(p: argparse.ArgumentParser, default: str | None = "auto",
+                        help: str = "where to run (default auto: CUDA when present, else the CPU)") -> None:
+    """--device, for every verb that runs a model (`default` None: the config decides)."""
+    p.add_argument("--device", choices=DEVICES, default=default, help=help)
+
 
 def add_precision_arguments(p: argparse.ArgumentParser) -> None:
-    """--precision and --quantize, shared by translate, evaluate and serve."""
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
+    """--precision and --quantize, shared by translate, evaluate, score and serve."""
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="decoding numerics: auto (the default) decodes in bf16 where a start-up "
                    "probe finds it native, else fp32; or fp32, bf16, fp16 (CUDA only)")
-    p.add_argument("--quantize", choices=["int8"],
+    p.add_argument("--quantize", choices=QUANTIZATIONS,
                    help="int8 dynamic quantization of Linear/LSTM weights (CPU; overrides --precision)")

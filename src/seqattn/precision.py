@@ -26,11 +26,11 @@ from typing import Literal
 
 import torch
 
+from seqattn.choices import PRECISIONS, ComputePrecision, spoken
 from seqattn.errors import SeqattnError
 
 log = logging.getLogger("seqattn")
 
-NAMES = ("auto", "fp32", "bf16", "fp16")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 Purpose = Literal["train", "decode"]
 
@@ -127,7 +127,7 @@ def probe_bf16(device: torch.device) -> Bf16Support:
 class Precision:
     """How one process computes: everything that depends on the precision, in one place."""
 
-    name: Literal["fp32", "bf16", "fp16"]
+    name: ComputePrecision
     device: torch.device
     requested: str = "fp32"  # what was asked for ('auto' included)
     why: str = ""  # how 'auto' decided, or what the probe said
@@ -183,8 +183,8 @@ def decide(requested: str, device: torch.device, purpose: Purpose = "train") -> 
     runs only by emulation is kept, with a warning that fp32 is faster.
     """
     device = torch.device(device)
-    if requested not in NAMES:
-        raise SeqattnError(f"unknown precision '{requested}' (use auto, fp32, bf16 or fp16)")
+    if requested not in PRECISIONS:
+        raise SeqattnError(f"unknown precision '{requested}' (use {spoken(PRECISIONS)})")
     if requested == "fp32":
         return Precision("fp32", device, requested)
     if requested == "fp16":

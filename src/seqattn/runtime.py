@@ -9,6 +9,7 @@ import sys
 
 import torch
 
+from seqattn.choices import DEVICES, spoken
 from seqattn.errors import SeqattnError
 
 
@@ -18,8 +19,8 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise SeqattnError("--device cuda: no CUDA device is available (use --device cpu or auto)")
-    if name not in ("cpu", "cuda"):
-        raise SeqattnError(f"unknown device '{name}' (use auto, cpu or cuda)")
+    if name not in DEVICES:
+        raise SeqattnError(f"unknown device '{name}' (use {spoken(DEVICES)})")
     return torch.device(name)
 
 

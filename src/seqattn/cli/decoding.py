@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from seqattn.errors import SeqattnError
-from seqattn.flags import add_precision_arguments
+from seqattn.flags import add_device_argument, add_precision_arguments
 from seqattn.serve.args import add_serve_arguments
 
 
@@ -22,7 +22,7 @@ def add_parsers(verbs) -> None:
     sc.add_argument("--src", required=True, metavar="FILE", help="sources (plain or .gz)")
     sc.add_argument("--tgt", required=True, metavar="FILE", help="outputs to score, line-aligned")
     sc.add_argument("--tokens", action="store_true", help="also print each subword's log-probability")
-    sc.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    add_device_argument(sc)
     add_precision_arguments(sc)
     tr = verbs.add_parser("translate", help="translate text with a trained run",
                           description="Translate stdin (or --input) line by line. Interactive "
@@ -35,7 +35,7 @@ def add_parsers(verbs) -> None:
     tr.add_argument("--batch-size", type=int, help="sentences per batch (default: decode.batch_size)")
     tr.add_argument("--attention-out", metavar="DIR",
                     help="write one attention heatmap per sentence (NNNN.png and NNNN.svg) here")
-    tr.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    add_device_argument(tr)
     add_precision_arguments(tr)
 
     x = verbs.add_parser("explain", help="walk through one translation step by step",
@@ -47,7 +47,7 @@ def add_parsers(verbs) -> None:
     x.add_argument("sentence", metavar="SENTENCE")
     x.add_argument("--format", choices=["text", "md"], default="text",
                    help="plain text (default) or a markdown report with the heatmap embedded")
-    x.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    add_device_argument(x)
 
     e = verbs.add_parser("evaluate", help="score a run on a test set (BLEU, chrF, WER, PER, CER, ppl)",
                          description="Translate --src and score it against --ref (line-aligned).")
@@ -61,7 +61,7 @@ def add_parsers(verbs) -> None:
     e.add_argument("--group-references", action=argparse.BooleanOptionalAction, default=None,
                    help="score lines with the same source as one source with several references "
                    "(default: the run's eval.group_references)")
-    e.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    add_device_argument(e)
     add_precision_arguments(e)
     sv = verbs.add_parser("serve", help="serve runs over HTTP: a JSON API and a web page",
                           description="Serve trained runs over HTTP: POST /v1/translate, GET /v1/models, "
@@ -97,7 +97,8 @@ def _print_translations(results, n_best: int, first_line: int, out) -> None:
 
 def _cmd_translate(a: argparse.Namespace) -> int:
     from seqattn.data.corpus import decode_lines, read_lines
-    from seqattn.translator import MAX_SOURCE_TOKENS, Translator
+    from seqattn.limits import MAX_SOURCE_TOKENS
+    from seqattn.translator import Translator
 
     translator = Translator.load(a.run_dir, device=a.device, precision=a.precision, quantize=a.quantize)
     if a.attention_out and translator.cfg.model.attention.type == "none":

@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from seqattn.errors import SeqattnError
+from seqattn.flags import add_device_argument
 
 DEFAULT_CONFIG = "builtin default (Tatoeba Korean->English, bundled)"
 
@@ -29,8 +30,7 @@ def add_parsers(verbs) -> None:
     t.add_argument("--resume", metavar="RUN_DIR",
                    help="continue this run from its last checkpoint; overrides may extend it "
                    "(e.g. train.max_steps=20000)")
-    t.add_argument("--device", choices=["auto", "cpu", "cuda"],
-                   help="where to train (default: the config's train.device, 'auto')")
+    add_device_argument(t, default=None, help="where to train (default: the config's train.device, 'auto')")
     t.add_argument("--nproc", type=int, metavar="N",
                    help="train data-parallel in N processes on this machine (launched through "
                    "torchrun; for several machines run torchrun yourself, see README)")

@@ -1,0 +1,23 @@
+"""The names a user picks from, on the command line and in configs: devices, precisions,
+quantizations. Spelled here once; the schema (`config.py`), the shared flags (`flags.py`),
+the precision policy (`precision.py`) and the device resolver (`runtime.py`) read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, get_args
+
+Device = Literal["auto", "cpu", "cuda"]  # auto: CUDA when present, else the CPU
+ComputePrecision = Literal["fp32", "bf16", "fp16"]  # what a process computes in once decided
+PrecisionChoice = Literal["auto", ComputePrecision]  # auto: decided by a probe (precision.py)
+Quantization = Literal["int8"]
+
+DEVICES: tuple[str, ...] = get_args(Device)
+PRECISIONS: tuple[str, ...] = get_args(PrecisionChoice)
+QUANTIZATIONS: tuple[str, ...] = get_args(Quantization)
+
+
+def spoken(names: Sequence[str]) -> str:
+    """'auto, cpu or cuda': the names as a message lists them."""
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else "".join(names)
