@@ -350,7 +350,7 @@ CASES = [
                                      "{w}/data/train.tgt"], "must be line-aligned"),
     Case("cli-serve-missing-run", ["serve", "{w}/nothere"], "nothere: run directory not found"),
     Case("cli-serve-bad-port", ["serve", "{w}/run", "--port", "70000"],
-         "--port 70000: must be between 0 and 65535"),
+         "--port must be between 0 and 65535 (got 70000)"),
     # ------------------------------------------------------------------ translation input
     Case("input-invalid-utf8", ["translate", "{w}/run", "--input", "{w}/latin1.txt"],
          "latin1.txt:2: invalid UTF-8", lambda w: w.joinpath("latin1.txt").write_bytes(b"ok\nna\xefve\n")),

@@ -14,7 +14,6 @@ import socket
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -25,20 +24,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seqattn.errors import SeqattnError
+from seqattn.limits import MAX_BEAM
 from seqattn.serve.assets import STATIC_DIR, add_docs_and_icon
 from seqattn.serve.batcher import QueueFull, ShuttingDown
 from seqattn.serve.guards import BodyLimit, Deadline, Gate, guarded_protocol, quiet_accept_errors
 from seqattn.serve.guards import error_response as _error
+from seqattn.serve.options import ServeOptions
 from seqattn.serve.registry import ModelSlot, load_translators, make_slots, name_translators
-from seqattn.serve.schemas import (
-    MAX_BEAM,
-    ErrorBody,
-    Health,
-    Limits,
-    ModelList,
-    TranslateRequest,
-    TranslateResponse,
-)
+from seqattn.serve.schemas import ErrorBody, Health, Limits, ModelList, TranslateRequest, TranslateResponse
 from seqattn.serve.studio import add_studio_routes
 from seqattn.serve.training_maps import add_training_map_routes
 from seqattn.serve.validation import EXAMPLE, describe_validation_errors
@@ -47,35 +40,6 @@ from seqattn.version import __version__
 
 log = logging.getLogger("seqattn.serve")
 MAX_TREE_TEXTS = 4
-
-
-@dataclass
-class ServeOptions:
-    """Server knobs; the defaults suit one CPU model serving a few people or a load test."""
-
-    batching: bool = True  # False: one request per model call (for comparisons)
-    batch_window_ms: float = 5.0  # how long an idle model waits for more requests to batch
-    max_batch_sentences: int = 64  # sentences per model call
-    max_batch_tokens: int = 4096  # source subwords per model call
-    max_queue: int = 256  # sentences waiting per model before answering 503
-    retry_after: int = 1  # seconds, in the 503's Retry-After header
-    max_texts: int = 64  # texts per request
-    max_chars: int = 1000  # characters per text
-    max_work: int = 2_000_000  # per request: sum over texts of beam x longest output x source length
-    max_attention_cells: int = 4_000_000  # per request: attention weights returned
-    heavy_work: int = 300_000  # requests above this much work go to the heavy lane
-    heavy_queue: int = 64  # sentences waiting in the heavy lane before answering 503
-    request_timeout_s: float = 60.0  # every request is answered within this (408 / 503)
-    api_key: str | None = None  # when set, /v1/ requests need "Authorization: Bearer KEY"
-    allowed_hosts: tuple[str, ...] = ()  # when set, other Host headers get 421
-
-    def batcher_options(self) -> dict[str, Any]:
-        return {"batching": self.batching, "window_s": self.batch_window_ms / 1000.0,
-                "max_sentences": self.max_batch_sentences, "max_tokens": self.max_batch_tokens,
-                "max_queue": self.max_queue, "retry_after": self.retry_after}
-
-    def heavy_options(self) -> dict[str, Any]:
-        return {**self.batcher_options(), "max_queue": self.heavy_queue}
 
 
 class ApiError(Exception):
@@ -145,13 +109,7 @@ def create_app(models: Sequence[str | Path | Translator] | Mapping[str, Translat
 
     Options are a ServeOptions or its fields as keywords. The first model is the default.
     """
-    opts = options or ServeOptions()
-    if kwargs:
-        known = {f.name for f in fields(ServeOptions)}
-        unknown = set(kwargs) - known
-        if unknown:
-            raise TypeError(f"unknown server option(s): {', '.join(sorted(unknown))}")
-        opts = ServeOptions(**{**asdict(opts), **kwargs})
+    opts = ServeOptions.of(options, **kwargs)
     if isinstance(models, Mapping):
         translators = name_translators(models)
     else:
@@ -302,25 +260,26 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def run_server(run_dirs: Sequence[str | Path], host: str = "127.0.0.1", port: int = 8000, *,
-               device: str = "auto", precision: str = "fp32", quantize: str | None = None,
-               log_level: str = "info", max_connections: int = 100, idle_timeout_s: float = 5.0,
-               header_timeout_s: float = 10.0, **options: Any) -> int:
-    """Load the run directories and serve them until interrupted (the `seqattn serve` verb)."""
+def run_server(run_dirs: Sequence[str | Path], options: ServeOptions | None = None, *, device: str = "auto",
+               precision: str = "fp32", quantize: str | None = None, **kwargs: Any) -> int:
+    """Load the run directories and serve them until interrupted (the `seqattn serve` verb).
+    Options are a ServeOptions or its fields as keywords (`host`, `port`, ...)."""
     import uvicorn
 
+    opts = ServeOptions.of(options, **kwargs)
+    host, port = opts.host, opts.port
     _check_address(host, port)  # before the slow model loading
-    if not is_loopback(host) and not (options.get("api_key") or options.get("allowed_hosts")):
+    if not is_loopback(host) and not (opts.api_key or opts.allowed_hosts):
         print(f"seqattn: warning: --host {host} serves every machine that can reach this one, "
               "with no API key or Host allow-list (--api-key, --allow-host)", file=sys.stderr)
-    app = create_app(list(run_dirs), device=device, precision=precision, quantize=quantize, **options)
+    app = create_app(list(run_dirs), opts, device=device, precision=precision, quantize=quantize)
     names = ", ".join(app.state.slots)
     shown = f"[{host}]" if ":" in host else host
     print(f"seqattn: serving {names} at http://{shown}:{port}/  (API docs: /docs; Ctrl-C stops)",
           file=sys.stderr)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, limit_concurrency=max_connections,
-                timeout_keep_alive=idle_timeout_s,
-                http=guarded_protocol(header_timeout_s, _open_connection_cap(max_connections)))
+    uvicorn.run(app, host=host, port=port, log_level=opts.log_level, limit_concurrency=opts.max_connections,
+                timeout_keep_alive=opts.idle_timeout_s,
+                http=guarded_protocol(opts.header_timeout_s, _open_connection_cap(opts.max_connections)))
     return 0
 
 

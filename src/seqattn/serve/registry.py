@@ -16,6 +16,7 @@ import numpy as np
 from seqattn.config import Config, CorpusSpec
 from seqattn.data.corpus import resolve_path
 from seqattn.errors import SeqattnError
+from seqattn.limits import max_output_length
 from seqattn.serve.batcher import Batcher, Job
 from seqattn.serve.schemas import Architecture, DecoderInfo, EncoderInfo, ModelInfo
 from seqattn.translator import Translation, Translator
@@ -176,7 +177,7 @@ class ModelSlot:
     def output_limit(self, source_length: int) -> int:
         """The most output subwords decoding allows for a source of this length."""
         d = self.translator.cfg.decode
-        return int(d.max_len_a * source_length) + d.max_len_b
+        return max_output_length(source_length, d.max_len_a, d.max_len_b)
 
     def run_heavy_batch(self, key: Hashable, jobs: list[Job]) -> list[bytes]:
         """The heavy lane's worker: as `run_batch`, but before each decoding step it steps

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MAX_BEAM = 64  # the translator's own limit
+from seqattn.limits import MAX_BEAM
+from seqattn.serve.options import ServeOptions
 
 
 class TranslateRequest(BaseModel):
@@ -21,7 +22,8 @@ class TranslateRequest(BaseModel):
 
     texts: list[str] = Field(
         ..., description="Sentences to translate, one result each, in order. At least one; the "
-        "server limits how many (default 64) and how long each may be (default 1000 characters).")
+        f"server limits how many (default {ServeOptions.max_texts}) and how long each may be (default "
+        f"{ServeOptions.max_chars} characters).")
     model: str | None = Field(
         None, description="Name of a loaded model (see GET /v1/models); default: the first one.")
     beam: int | None = Field(

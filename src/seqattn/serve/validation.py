@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from seqattn.serve.schemas import MAX_BEAM
+from seqattn.limits import MAX_BEAM
 
 EXAMPLE = '{"texts": ["Zwei Hunde spielen im Schnee."], "beam": 5}'
 FIELDS = "texts, model, beam, n_best, attention, tree"
