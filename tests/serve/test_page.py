@@ -191,10 +191,12 @@ def test_attention_map_words_subwords_and_keyboard(page, live_server, tmp_path):
 
 def test_mid_weights_are_clearly_coloured(page):
     """A weight of 0.4 is a clear colour, not a pale tint (contrast with white >= 2.5:1)."""
-    contrast = page.evaluate("""() => { const rgb = rampColour(0.4); const l = luminance(rgb);
-        return 1.05 / (l + 0.05); }""")
+    colour = "const { rampColour, luminance } = await import('/static/colour.js');"  # the page's module
+    contrast = page.evaluate(f"""async () => {{ {colour} const l = luminance(rampColour(0.4));
+        return 1.05 / (l + 0.05); }}""")
     assert contrast >= 2.5, contrast
-    lum = page.evaluate("() => [0, 0.1, 0.2, 0.4, 0.6, 0.8, 1].map((w) => luminance(rampColour(w)))")
+    lum = page.evaluate(f"""async () => {{ {colour}
+        return [0, 0.1, 0.2, 0.4, 0.6, 0.8, 1].map((w) => luminance(rampColour(w))); }}""")
     assert lum == sorted(lum, reverse=True) and lum[0] > 0.9  # darker with more weight, white-ish at 0
 
 

@@ -2,10 +2,15 @@
 
 Swagger UI's script and stylesheet come from the `swagger-ui-bundle-v2` package and are
 served from /docs-assets/, so /docs renders with no network beyond this server.
+
+The page's scripts (static/*.js) are ES modules, which browsers run only when served with a
+JavaScript MIME type; Python's `mimetypes` can read .js as text/plain from the Windows
+registry, so the type is set here, for every StaticFiles and FileResponse of the process.
 """
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -16,6 +21,8 @@ from fastapi.staticfiles import StaticFiles
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 DOCS_ASSETS = "/docs-assets"
 FAVICON = STATIC_DIR / "favicon.svg"
+
+mimetypes.add_type("text/javascript", ".js")  # RFC 9239; module scripts need a JavaScript type
 
 
 def swagger_ui_dir() -> Path | None:

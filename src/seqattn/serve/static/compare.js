@@ -1,6 +1,12 @@
 // Side by side (two served models translate the same sentence; both attention maps shown) and
 // training in pictures (the heatmaps a run drew at each validation, on a slider over steps).
-"use strict";
+
+import { api, apiKey, postJSON } from "./api.js";
+import { $, el, option } from "./dom.js";
+import { describeModel, fmt } from "./format.js";
+import { firstLine } from "./forms.js";
+import { state } from "./state.js";
+import { drawStudioMap, newMapBox } from "./widgets.js";
 
 function fillCompare() {
   const section = $("#compare");
@@ -15,7 +21,7 @@ function fillCompare() {
 }
 
 async function compareModels() {
-  const line = $("#input").value.split(/\r?\n/).map((s) => s.trim()).find((s) => s.length > 0);
+  const line = firstLine($("#input").value);
   const out = $("#compare-out");
   const error = $("#compare-error");
   error.hidden = true;
@@ -107,9 +113,10 @@ function keyedImage(url, alt) {
   return image;
 }
 
-document.addEventListener("DOMContentLoaded", () => {
+// Wire the side by side and training sections; both fill in once the models are loaded.
+export function initCompare() {
   $("#compare-go").addEventListener("click", compareModels);
   $("#training-step").addEventListener("input", showTrainingStep);
   $("#model").addEventListener("change", loadTraining);
   document.addEventListener("models-loaded", () => { fillCompare(); loadTraining(); });
-});
+}

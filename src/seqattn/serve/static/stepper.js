@@ -1,19 +1,16 @@
 // Step through: the seven steps of attention for one sentence, with the model's own numbers
 // from POST /v1/explain (greedy decoding). ◀ ▶ or the arrow keys walk the story; Page Up /
-// Page Down jump a whole decoding step, Home / End to the ends.
-"use strict";
+// Page Down jump a whole decoding step, Home / End to the ends. The positions' arithmetic is
+// in steps.js.
 
-const STORY = [
-  ["Encoder states", "The encoder reads the source and gives each token a hidden state h_j (the keys)."],
-  ["Query", "The decoder state s_t after reading the token fed in: the query for this step."],
-  ["Scores", "s_t is scored against every h_j with the model's score function."],
-  ["Weights", "A softmax turns the scores into weights α that sum to 1: one row of the attention map."],
-  ["Attention value", "The weighted sum of the source states: a_t = Σ α_j h_j."],
-  ["Combined state", "a_t and s_t are combined into the attentional state h̃_t = tanh(W_c [s_t; a_t])."],
-  ["Next token", "A linear layer and a softmax give the next token's distribution; greedy takes the most probable, which is fed in next."],
-];
+import { postJSON } from "./api.js";
+import { paintCell } from "./attention.js";
+import { el } from "./dom.js";
+import { STORY, lastPosition, moveFrom, phaseOf, storyPosition, whereText } from "./steps.js";
+import { pieceLabels } from "./tokens.js";
+import { barTable, panelError, vectorView } from "./widgets.js";
 
-function buildStepper(panel, ctx) {
+export function buildStepper(panel, ctx) {
   const status = el("p", { class: "muted", text: "Asking the model for its numbers…" });
   panel.append(status);
   postJSON("/v1/explain", { text: ctx.result.source, model: ctx.model })
@@ -53,16 +50,14 @@ function renderStepper(panel, ctx, ex) {
   el("div", { class: "step-grid" }, body, map));
   panel.append(head, box);
 
-  const last = 6 * T; // position 0: encoder; then six positions per decoding step
+  const last = lastPosition(T); // position 0: encoder; then six positions per decoding step
   let pos = 0;
-  const phaseOf = (p) => (p === 0 ? { t: 0, k: 0 } : { t: Math.floor((p - 1) / 6), k: 1 + ((p - 1) % 6) });
   const go = (p) => {
     pos = Math.max(0, Math.min(last, p));
     const { t, k } = phaseOf(pos);
     box.dataset.step = String(t);
     box.dataset.phase = String(k + 1);
-    where.textContent = k === 0 ? `Before decoding · step 1 of 7: ${STORY[0][0]}`
-      : `Decoding step ${t + 1} of ${T} · step ${k + 1} of 7: ${STORY[k][0]}`;
+    where.textContent = whereText(pos, T);
     items.forEach((b, n) => {
       if (n === k) b.setAttribute("aria-current", "step"); else b.removeAttribute("aria-current");
     });
@@ -71,18 +66,15 @@ function renderStepper(panel, ctx, ex) {
     body.replaceChildren(el("p", { class: "story-text", text: STORY[k][1] }), phaseView(ex, src, fed, chosen, t, k));
     map.replaceChildren(buildingMap(ex, src, chosen, t, k));
   };
-  items.forEach((b, k) => b.addEventListener("click", () => {
-    const { t } = phaseOf(pos);
-    go(k === 0 ? 0 : 1 + 6 * t + (k - 1));
-  }));
+  items.forEach((b, k) => b.addEventListener("click", () => go(storyPosition(k, pos))));
   prev.addEventListener("click", () => go(pos - 1));
   next.addEventListener("click", () => go(pos + 1));
   box.addEventListener("keydown", (e) => {
     if (e.altKey || e.ctrlKey || e.metaKey || e.target.closest("summary, input, textarea, select")) return;
-    const moves = { ArrowRight: pos + 1, ArrowLeft: pos - 1, PageDown: pos + 6, PageUp: pos - 6, Home: 0, End: last };
-    if (!(e.key in moves)) return;
+    const to = moveFrom(pos, last, e.key);
+    if (to === null) return;
     e.preventDefault();
-    go(moves[e.key]);
+    go(to);
   });
   go(0);
   box.focus();

@@ -1,9 +1,14 @@
 // "Why not this?": force an output the user types through the model (POST /v1/score) and set
 // each of its tokens' log-probability next to the model's own output (scored the same way),
 // marking where the two part, with the forced output's attention map.
-"use strict";
 
-function buildWhyNot(panel, ctx) {
+import { postJSON } from "./api.js";
+import { el, uid } from "./dom.js";
+import { firstDifference, rowMark, summaryParts } from "./divergence.js";
+import { pieceLabels } from "./tokens.js";
+import { drawStudioMap, newMapBox, panelError } from "./widgets.js";
+
+export function buildWhyNot(panel, ctx) {
   const id = uid("force");
   const input = el("input", { id, type: "text", class: "force-input", autocomplete: "off", spellcheck: "false",
     placeholder: "e.g. I like AI." });
@@ -35,44 +40,24 @@ function buildWhyNot(panel, ctx) {
   input.focus();
 }
 
-const nats = (x) => `${num(x)}`;
-
 function renderWhyNot(out, mine, theirs) {
   const a = mine ? mine.tgt_tokens : [];
   const b = theirs.tgt_tokens;
   const la = pieceLabels(a);
   const lb = pieceLabels(b);
-  let first = -1;
-  const n = Math.max(a.length, b.length);
-  for (let i = 0; i < n && first < 0; i += 1) if (a[i] !== b[i]) first = i;
+  const first = firstDifference(a, b);
   const rows = [];
-  for (let i = 0; i < n; i += 1) {
+  for (let i = 0; i < Math.max(a.length, b.length); i += 1) {
     const same = a[i] === b[i];
-    const mark = same ? "" : i === first ? "≠ first difference" : "≠";
     const cell = (label, lp) => (label === undefined ? [el("td", { class: "muted", text: "—" }), el("td")]
       : [el("td", { class: "tok", text: label }), el("td", { class: "num", text: lp.toFixed(3), "data-logprob": String(lp) })]);
     rows.push(el("tr", { class: `${same ? "" : "diverge"}${i === first ? " first" : ""}` },
       el("th", { scope: "row", text: String(i + 1) }),
       cell(la[i], mine && mine.logprobs[i]), cell(lb[i], theirs.logprobs[i]),
-      el("td", { class: "mark", text: mark })));
+      el("td", { class: "mark", text: rowMark(a, b, i, first) })));
   }
   const summary = el("p", { class: "whynot-summary" });
-  if (mine) {
-    const gap = mine.logprob - theirs.logprob;
-    summary.append(`The model's own output “${mine.target}” has log-probability ${nats(mine.logprob)} (score ${nats(mine.score)}); `,
-      `yours, “${theirs.target}”, ${nats(theirs.logprob)} (score ${nats(theirs.score)}). `,
-      first < 0 ? "They are the same tokens."
-        : gap > 0 ? `The model finds yours e^${gap.toFixed(2)} ≈ ${Math.exp(Math.min(gap, 700)).toPrecision(3)}× less likely. `
-          : "Yours is the more probable one: beam search did not find it. ");
-    if (first >= 0) {
-      const said = la[first] === undefined ? "ended" : `wrote “${la[first]}”`;
-      const yours = lb[first] === undefined ? "ends" : `has “${lb[first]}” (log p ${num(theirs.logprobs[first])})`;
-      summary.append(`They part at token ${first + 1}: the model ${said}, yours ${yours}.`);
-    }
-  } else {
-    summary.append(`“${theirs.target}”: log-probability ${nats(theirs.logprob)} (score ${nats(theirs.score)}).`);
-  }
-  if (theirs.unknown) summary.append(` ${theirs.unknown} token(s) are outside the model's vocabulary (read as <unk>).`);
+  summary.append(...summaryParts(mine, theirs, la, lb));
   const table = el("table", { class: "whynot-table" },
     el("caption", { text: "Log-probability of each output token (higher is more likely)" }),
     el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "#" }),
