@@ -78,3 +78,9 @@ def test_no_upward_imports(path):
 def test_no_module_is_too_long():
     lines = {module_name(p): len(p.read_text(encoding="utf-8").splitlines()) for p in MODULES}
     assert not {name: n for name, n in lines.items() if n > 420}
+
+
+def test_no_page_script_is_too_long():
+    static = SRC / "serve" / "static"  # the page's scripts, ES modules
+    scripts = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in static.glob("*.js")}
+    assert scripts and not {name: n for name, n in scripts.items() if n > 300}
