@@ -21,8 +21,9 @@ LAYERS = [
     ["seqattn.data"],
     ["seqattn.model.kernels"],  # the speed tricks, under
     ["seqattn.model"],  # the story
-    ["seqattn.search", "seqattn.weights"],
-    ["seqattn.translator"],
+    ["seqattn.search", "seqattn.weights", "seqattn.decoding_copy", "seqattn.batches"],
+    ["seqattn.results"],  # what translating returns
+    ["seqattn.translator"],  # the façade
     ["seqattn.evaluate"],
     ["seqattn.train", "seqattn.explain"],
     ["seqattn.studies", "seqattn.serve"],

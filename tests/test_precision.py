@@ -137,7 +137,7 @@ def test_translator_takes_a_decided_policy(trained_run, monkeypatch):
 
 
 def test_int8_without_a_quantized_engine_is_a_clear_error(trained_run, monkeypatch):
-    monkeypatch.setattr("seqattn.translator.int8_engine", lambda: None)  # (the name it calls)
+    monkeypatch.setattr("seqattn.decoding_copy.int8_engine", lambda: None)  # (the name it calls)
     with pytest.raises(SeqattnError, match="no quantized CPU engine"):
         Translator.load(trained_run, device="cpu", quantize="int8")
 

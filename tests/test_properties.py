@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from seqattn.config import SubwordConfig
 from seqattn.data.batching import BucketBatcher
 from seqattn.data.subword import EOS_ID, Subwords
-from seqattn.search import beam_search, greedy_search, max_lengths
+from seqattn.search import BeamSearch, GreedySearch, max_lengths
 from tests.model.helpers import padded_batch, tiny_model
 
 PROPS = settings(max_examples=60, deadline=None, derandomize=True,
@@ -116,8 +116,9 @@ def test_search_output_ends_with_eos_or_at_the_length_limit(seed, vocab, beam, n
     src, src_lengths = padded_batch(seed=seed, lengths=tuple(lengths))
     limits = max_lengths(src_lengths, a, b).tolist()
     n_best = min(n_best, beam)
-    searches = [[[h] for h in greedy_search(model, src, src_lengths, a, b)],
-                beam_search(model, src, src_lengths, beam=beam, n_best=n_best, max_len_a=a, max_len_b=b)]
+    searches = [[[h] for h in GreedySearch(max_len_a=a, max_len_b=b).run(model, src, src_lengths)],
+                BeamSearch(beam=beam, n_best=n_best, max_len_a=a, max_len_b=b).run(
+                    model, src, src_lengths)]
     for hyps_per_sentence in searches:
         assert len(hyps_per_sentence) == len(lengths)
         for limit, hyps in zip(limits, hyps_per_sentence):

@@ -3,7 +3,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqattn.search import beam_search, greedy_search, max_lengths
+from seqattn.search import BeamSearch, GreedySearch, max_lengths
 
 from .model.helpers import padded_batch, tiny_model
 
@@ -15,10 +15,11 @@ EOS = 3
 def test_batched_greedy_equals_one_by_one(attention, feed):
     model = tiny_model(attention=attention, input_feeding=feed, seed=4)
     src, lengths = padded_batch(lengths=(7, 4, 1, 6, 3))
-    batched = greedy_search(model, src, lengths, max_len_a=1.0, max_len_b=5)
+    batched = GreedySearch(max_len_a=1.0, max_len_b=5).run(model, src, lengths)
     for row, hyp in enumerate(batched):
         n = int(lengths[row])
-        alone = greedy_search(model, src[row : row + 1, :n], lengths[row : row + 1], 1.0, 5)[0]
+        alone = GreedySearch(max_len_a=1.0, max_len_b=5).run(
+            model, src[row : row + 1, :n], lengths[row : row + 1])[0]
         assert hyp.tokens == alone.tokens
         assert hyp.score == pytest.approx(alone.score, abs=1e-4)
         if attention != "none":
@@ -31,8 +32,8 @@ def test_batched_greedy_equals_one_by_one(attention, feed):
 def test_beam_one_equals_greedy(attention):
     model = tiny_model(attention=attention, seed=5)
     src, lengths = padded_batch(lengths=(7, 4, 1, 6))
-    greedy = greedy_search(model, src, lengths, 1.5, 4)
-    beam = beam_search(model, src, lengths, beam=1, alpha=0.0, max_len_a=1.5, max_len_b=4)
+    greedy = GreedySearch(max_len_a=1.5, max_len_b=4).run(model, src, lengths)
+    beam = BeamSearch(beam=1, alpha=0.0, max_len_a=1.5, max_len_b=4).run(model, src, lengths)
     for g, b in zip(greedy, beam):
         assert b[0].tokens == g.tokens
         assert b[0].score == pytest.approx(g.score, abs=1e-4)
@@ -45,10 +46,10 @@ def test_batched_beam_equals_one_by_one(attention, feed, row_multiple):
     kept as padding rows) gives what each sentence gets alone."""
     model = tiny_model(attention=attention, input_feeding=feed, seed=6)
     src, lengths = padded_batch(lengths=(7, 4, 1, 6, 2, 5, 3))
-    batched = beam_search(model, src, lengths, beam=4, n_best=3, alpha=1.0, row_multiple=row_multiple)
+    batched = BeamSearch(beam=4, n_best=3, alpha=1.0, row_multiple=row_multiple).run(model, src, lengths)
     for row, hyps in enumerate(batched):
         n = int(lengths[row])
-        alone = beam_search(model, src[row : row + 1, :n], lengths[row : row + 1], beam=4, n_best=3)[0]
+        alone = BeamSearch(beam=4, n_best=3).run(model, src[row : row + 1, :n], lengths[row : row + 1])[0]
         assert [h.tokens for h in hyps] == [h.tokens for h in alone]
         assert [h.score for h in hyps] == pytest.approx([h.score for h in alone], abs=1e-4)
         if attention != "none":
@@ -59,8 +60,8 @@ def test_batched_beam_equals_one_by_one(attention, feed, row_multiple):
 def test_greedy_padding_rows_change_nothing():
     model = tiny_model(attention="general", seed=8)
     src, lengths = padded_batch(lengths=(7, 4, 1, 6, 2, 5, 3))
-    plain = greedy_search(model, src, lengths, 1.0, 5)
-    padded = greedy_search(model, src, lengths, 1.0, 5, row_multiple=4)
+    plain = GreedySearch(max_len_a=1.0, max_len_b=5).run(model, src, lengths)
+    padded = GreedySearch(max_len_a=1.0, max_len_b=5, row_multiple=4).run(model, src, lengths)
     for p, q in zip(plain, padded):
         assert p.tokens == q.tokens
         assert p.score == pytest.approx(q.score, abs=1e-5)
@@ -69,7 +70,7 @@ def test_greedy_padding_rows_change_nothing():
 def test_beam_returns_sorted_n_best_with_attention_rows_summing_to_one():
     model = tiny_model(attention="additive", seed=7)
     src, lengths = padded_batch()
-    for hyps in beam_search(model, src, lengths, beam=5, n_best=5):
+    for hyps in BeamSearch(beam=5, n_best=5).run(model, src, lengths):
         assert len(hyps) == 5
         scores = [h.score for h in hyps]
         assert scores == sorted(scores, reverse=True)
@@ -84,8 +85,8 @@ def test_wider_beam_never_scores_worse_than_greedy_at_alpha_zero():
     with torch.no_grad():  # EOS a little likelier, so that greedy ends every sentence in time
         model.decoder.output.bias[EOS] += 1.5
     src, lengths = padded_batch()
-    greedy = greedy_search(model, src, lengths)
-    beam = beam_search(model, src, lengths, beam=6, alpha=0.0)
+    greedy = GreedySearch().run(model, src, lengths)
+    beam = BeamSearch(beam=6, alpha=0.0).run(model, src, lengths)
     assert all(g.tokens[-1] == EOS for g in greedy)  # (else the comparison below would not hold)
     for g, b in zip(greedy, beam):
         assert b[0].score >= g.score - 1e-4
@@ -97,8 +98,8 @@ def test_outputs_end_in_eos_or_at_the_length_limit(seed, beam, a, b):
     model = tiny_model(attention="general", seed=seed % 7)
     src, lengths = padded_batch(seed=seed)
     limits = max_lengths(lengths, a, b).tolist()
-    for row, hyps in enumerate(beam_search(model, src, lengths, beam=beam, n_best=beam,
-                                           max_len_a=a, max_len_b=b)):
+    search = BeamSearch(beam=beam, n_best=beam, max_len_a=a, max_len_b=b)
+    for row, hyps in enumerate(search.run(model, src, lengths)):
         assert hyps
         for h in hyps:
             assert len(h.tokens) <= limits[row]
@@ -110,6 +111,6 @@ def test_a_beam_wider_than_the_vocabulary_still_searches():
     """Found by the config fuzzer: beam 8 over 6 output tokens asked topk for more than it had."""
     model = tiny_model(attention="general", seed=9, tgt_vocab=6)
     src, lengths = padded_batch(lengths=(5, 3))
-    for hyps in beam_search(model, src, lengths, beam=8, n_best=3, max_len_b=4):
+    for hyps in BeamSearch(beam=8, n_best=3, max_len_b=4).run(model, src, lengths):
         assert len(hyps) == 3
         assert [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)

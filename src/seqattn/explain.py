@@ -1,7 +1,8 @@
 """One translation, step by step, with the model's own numbers.
 
-`explain` runs the same greedy search that `translate` uses, with the decoder's trace flag
-on and forward hooks on the embeddings, encoder and bridge; nothing is re-implemented.
+`explain` runs the same greedy search that `translate` uses, over the same weights (the
+translator's precision or int8 copy), through a stepper that keeps what the encoder returned
+and each step's trace (`Decoder.traced_step`); nothing is re-implemented.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ import torch
 from wcwidth import wcswidth
 
 from seqattn.data.batching import make_batch
-from seqattn.data.subword import EOS_ID, SOS_ID
+from seqattn.data.subword import EOS_ID
 from seqattn.errors import SeqattnError
-from seqattn.search import greedy_search
+from seqattn.model.decoder import DecoderState, StepTrace
+from seqattn.model.encoder import EncoderOutput
+from seqattn.model.seq2seq import Seq2Seq
+from seqattn.search import GreedySearch, TorchStepper
 from seqattn.translator import Translator
 
 BAR = "█"
@@ -54,6 +58,7 @@ class Explanation:
     steps: list[Step] = field(default_factory=list)
     output_text: str = ""
     attention_type: str = "none"
+    weights: str = "fp32"  # the weights walked through: those translate decodes with
 
     @property
     def formula(self) -> str:
@@ -81,43 +86,45 @@ def _preview(x: np.ndarray, n: int = 4) -> str:
 MAX_EXPLAIN_SUBWORDS = 100
 
 
+class TracingStepper(TorchStepper):
+    """The model as the searches see it, keeping what each call computed: the encoder's
+    output and initial state, and every step's trace and logits."""
+
+    def __init__(self, model: Seq2Seq):
+        super().__init__(model)
+        self.enc: EncoderOutput | None = None
+        self.initial: DecoderState | None = None
+        self.steps: list[tuple[StepTrace, torch.Tensor]] = []
+
+    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor):
+        memory, self.initial, self.enc = self.model.encode(src, src_lengths)
+        return memory, self.initial
+
+    def step(self, tokens: torch.Tensor, state, memory):
+        logits, state, weights, trace = self.model.decoder.traced_step(tokens, state, memory)
+        self.steps.append((trace, logits))
+        return logits, state, weights
+
+
 def explain(translator: Translator, sentence: str) -> Explanation:
-    """Translate one sentence greedily and record every intermediate value."""
-    model, sub = translator.model, translator.subwords
+    """Translate one sentence greedily with the weights `translator` decodes with (its
+    precision or int8 copy), recording every intermediate value."""
+    sub, d = translator.subwords, translator.cfg.decode
     src_ids = sub.encode_src([" ".join(sentence.split())])[0]
     if len(src_ids) > MAX_EXPLAIN_SUBWORDS:  # every step prints vectors and a row per source token
         raise SeqattnError(f"explain walks through one short sentence: this one is {len(src_ids):,} "
                            f"subwords (at most {MAX_EXPLAIN_SUBWORDS}); explain a shorter one, or "
                            "use translate --attention-out for long input")
     batch = make_batch([src_ids], None, [0]).to(translator.device)
-    captured: dict[str, object] = {}
-
-    def grab(name: str, shape_only: bool = False):
-        def hook(_module, _inputs, output) -> None:  # returns None: the output is unchanged
-            if name not in captured:
-                captured[name] = tuple(output.shape) if shape_only else output
-        return hook
-
-    hooks = [
-        model.encoder.embedding.register_forward_hook(grab("src_emb", shape_only=True)),
-        model.decoder.embedding.register_forward_hook(grab("tgt_emb", shape_only=True)),
-        model.encoder.register_forward_hook(grab("enc")),
-        model.bridge.register_forward_hook(grab("h0")),
-    ]
-    model.decoder.trace = []
-    try:
-        with torch.inference_mode():
-            d = translator.cfg.decode
-            hyp = greedy_search(model, batch.src, batch.src_lengths, d.max_len_a, d.max_len_b,
-                                SOS_ID, EOS_ID)[0]
-            trace = model.decoder.trace
-            probs = [torch.softmax(model.decoder.logits(t.attentional[0, 0]).float(), -1) for t in trace]
-    finally:
-        model.decoder.trace = None
-        for h in hooks:
-            h.remove()
-    enc = captured["enc"]
-    h0 = captured["h0"][0] if isinstance(captured["h0"], tuple) else captured["h0"]
+    stepper = TracingStepper(translator.decoding_model())
+    with torch.inference_mode():
+        hyp = GreedySearch(max_len_a=d.max_len_a, max_len_b=d.max_len_b).run(
+            stepper, batch.src, batch.src_lengths)[0]
+        trace = [t for t, _ in stepper.steps]
+        probs = [torch.softmax(logits[0].float(), -1) for _, logits in stepper.steps]
+    enc, hidden = stepper.enc, stepper.initial.hidden
+    h0 = hidden[0] if isinstance(hidden, tuple) else hidden
+    model_cfg = translator.cfg.model
     as_np = lambda t: None if t is None else t[0, 0].float().cpu().numpy()  # noqa: E731
     steps: list[Step] = []
     for t, p, token in zip(trace, probs, hyp.tokens):
@@ -129,11 +136,13 @@ def explain(translator: Translator, sentence: str) -> Explanation:
             sub.tgt_pieces([token])[0], steps[-1].chosen if steps else "<s>"))
     return Explanation(
         sentence=sentence, src_ids=src_ids + [EOS_ID], src_tokens=sub.src_pieces(src_ids) + ["</s>"],
-        src_embedding_shape=captured["src_emb"], tgt_embedding_shape=captured["tgt_emb"],
+        src_embedding_shape=(*batch.src.shape, model_cfg.encoder.emb_size),
+        tgt_embedding_shape=(1, 1, model_cfg.decoder.emb_size),
         encoder_states=enc.states[0].float().cpu().numpy(),
         context_vector=enc.context_vector[0].float().cpu().numpy(),
         initial_state=h0[:, 0].float().cpu().numpy(), steps=steps,
-        output_text=translator.candidate(hyp).text, attention_type=translator.cfg.model.attention.type)
+        output_text=translator.candidate(hyp).text, attention_type=model_cfg.attention.type,
+        weights=translator.weights_label)
 
 
 def display_width(text: str) -> int:
@@ -150,7 +159,7 @@ def pad(text: str, width: int) -> str:
 def format_text(ex: Explanation, width: int = 20) -> str:
     """The walk-through as plain terminal text; columns align by display width."""
     col = max([12] + [display_width(t) for t in ex.src_tokens])
-    out = [f"Input: {ex.sentence}", "",
+    out = [f"Input: {ex.sentence}", f"Weights: {ex.weights}, as translate decodes with them", "",
            "1. Subwords (SentencePiece; ▁ starts a word) and their ids:"]
     out += [f"   {i:>5}  {tok}" for i, tok in zip(ex.src_ids, ex.src_tokens)]
     out += ["", f"2. Embeddings: source {ex.src_embedding_shape} (batch, src_len, emb); each "
@@ -193,7 +202,8 @@ def format_markdown(ex: Explanation) -> str:
     """The walk-through as markdown with real tables, and the heatmap embedded as a PNG."""
     from seqattn.viz import draw_heatmap, figure_bytes
 
-    md = [f"# How the model translates “{_md(ex.sentence)}”", "", "## 1. Subwords", "",
+    md = [f"# How the model translates “{_md(ex.sentence)}”", "",
+          f"Weights: {ex.weights}, as translate decodes with them.", "", "## 1. Subwords", "",
           "SentencePiece splits the sentence into subwords (▁ starts a word); each has an id.", ""]
     md += _table(["#", "id", "subword"], [[str(k + 1), str(i), _md(t)] for k, (i, t) in
                                           enumerate(zip(ex.src_ids, ex.src_tokens))], "rrl")

@@ -4,7 +4,8 @@ Two paths over the same modules:
   * `forward` runs teacher-forced training. Without input feeding the RNN runs over the
     whole target in one call and attention for all steps is a batched matrix product.
   * `step` advances one token for every row of a batch (decoding, input feeding,
-    scheduled sampling).
+    scheduled sampling); `traced_step` does the same and also returns every intermediate
+    value of the step (`StepTrace`, for `seqattn explain`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from seqattn.config import AttentionConfig, DecoderConfig
 from seqattn.model.attention import make_attention
 from seqattn.model.kernels.dropout import Dropout
 from seqattn.model.kernels.products import decoding_memory
-from seqattn.model.kernels.rnn import RNNState, make_rnn
+from seqattn.model.kernels.rnn import RNNStack, RNNState, make_rnn
 
 
 def select_rows(state: RNNState, index: torch.Tensor) -> RNNState:
@@ -64,7 +65,7 @@ class DecoderState:
 
 @dataclass
 class StepTrace:
-    """Intermediate values of one decoder step (filled only when tracing)."""
+    """Intermediate values of one decoder step (`Decoder.traced_step`)."""
 
     query: torch.Tensor  # (batch, steps, hidden) s_t
     scores: torch.Tensor | None  # (batch, steps, src_len) raw scores, -inf on padding
@@ -82,14 +83,13 @@ class Decoder(nn.Module):
         self.embedding = nn.Embedding(vocab_size, cfg.emb_size, padding_idx=pad_id)
         self.dropout = Dropout(cfg.dropout)
         input_size = cfg.emb_size + (cfg.hidden_size if cfg.input_feeding else 0)
-        self.rnn = make_rnn(cfg.rnn, input_size, cfg.hidden_size, cfg.layers, dropout=cfg.dropout)
+        self.rnn: RNNStack = make_rnn(cfg.rnn, input_size, cfg.hidden_size, cfg.layers, dropout=cfg.dropout)
         self.attention = make_attention(attn_cfg, enc_size, cfg.hidden_size)
         self.combine = (nn.Linear(cfg.hidden_size + enc_size, cfg.hidden_size, bias=False)
                         if self.attention is not None else None)
         self.output = nn.Linear(cfg.hidden_size, vocab_size)
         if cfg.tie_embeddings:
             self.output.weight = self.embedding.weight
-        self.trace: list[StepTrace] | None = None  # set to [] to record steps
 
     def memory(self, states: torch.Tensor, mask: torch.Tensor) -> Memory:
         """Encoder states h_j (batch, src_len, enc_hidden) and their mask -> the decoder's
@@ -98,33 +98,33 @@ class Decoder(nn.Module):
         keys, values = decoding_memory(keys, states, self.training)
         return Memory(values, keys, mask)
 
-    def _attend(self, query: torch.Tensor, memory: Memory) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """query s: (batch, steps, hidden) -> attentional hidden (batch, steps, hidden), weights."""
+    def _attend(self, query: torch.Tensor, memory: Memory, trace: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor | None, StepTrace | None]:
+        """query s: (batch, steps, hidden) -> attentional hidden (batch, steps, hidden), weights,
+        and with `trace` the step's intermediate values."""
         if self.attention is None:
-            if self.trace is not None:
-                self.trace.append(StepTrace(query, None, None, None, query))
-            return query, None
+            return query, None, (StepTrace(query, None, None, None, query) if trace else None)
         rows, steps, g = query.size(0), query.size(1), memory.group
         q = query.reshape(rows // g, g * steps, -1)  # a sentence's hypotheses share its memory row
         attention_value, weights = self.attention(q, memory.keys, memory.values, memory.mask)
         attention_value = attention_value.reshape(rows, steps, -1)  # (batch, steps, enc_hidden)
         weights = weights.reshape(rows, steps, -1)  # (batch, steps, src_len)
         attentional = torch.tanh(self.combine(torch.cat([query, attention_value], dim=-1)))
-        if self.trace is not None:
-            scores = self.attention.masked_scores(q, memory.keys, memory.mask).reshape(rows, steps, -1)
-            self.trace.append(StepTrace(query, scores, weights, attention_value, attentional))
-        return attentional, weights
+        if not trace:
+            return attentional, weights, None
+        scores = self.attention.masked_scores(q, memory.keys, memory.mask).reshape(rows, steps, -1)
+        return attentional, weights, StepTrace(query, scores, weights, attention_value, attentional)
 
-    def _step(self, embedded: torch.Tensor, state: DecoderState, memory: Memory):
-        """embedded (batch, 1, emb) -> attentional (batch, 1, hidden), new state, weights."""
+    def _step(self, embedded: torch.Tensor, state: DecoderState, memory: Memory, trace: bool = False):
+        """embedded (batch, 1, emb) -> attentional (batch, 1, hidden), new state, weights, trace."""
         x = embedded[:, 0]
         if self.input_feeding:
             x = torch.cat([x, state.feed], dim=-1)  # (batch, emb + hidden)
         output, hidden = self.rnn.step(x, state.hidden)
         query = output.unsqueeze(1)  # (batch, 1, hidden)
-        attentional, weights = self._attend(query, memory)
+        attentional, weights, traced = self._attend(query, memory, trace)
         feed = attentional[:, 0] if self.input_feeding else None
-        return attentional, DecoderState(hidden, feed), weights
+        return attentional, DecoderState(hidden, feed), weights, traced
 
     def logits(self, attentional: torch.Tensor) -> torch.Tensor:
         """(..., hidden) -> (..., vocab) unnormalised scores."""
@@ -137,7 +137,7 @@ class Decoder(nn.Module):
         embedded = self.dropout(self.embedding(tgt_in))  # (batch, tgt_len, emb)
         if not self.input_feeding and sample_prob == 0.0:
             query, _ = self.rnn.run(embedded, None, state.hidden)  # all steps in one call
-            attentional, weights = self._attend(query, memory)
+            attentional, weights, _ = self._attend(query, memory)
             return self.dropout(attentional), weights
         outputs, all_weights = [], []
         for t in range(tgt_in.size(1)):
@@ -148,7 +148,7 @@ class Decoder(nn.Module):
                     predicted = self.logits(outputs[-1][:, 0]).argmax(-1)
                 sampled = self.dropout(self.embedding(predicted)).unsqueeze(1)
                 emb_t = torch.where(use_model[:, None, None], sampled, emb_t)
-            attentional, state, weights = self._step(emb_t, state, memory)
+            attentional, state, weights, _ = self._step(emb_t, state, memory)
             outputs.append(attentional)
             all_weights.append(weights)
         weights = torch.cat(all_weights, dim=1) if self.attention is not None else None
@@ -157,7 +157,15 @@ class Decoder(nn.Module):
     def step(self, tokens: torch.Tensor, state: DecoderState, memory: Memory):
         """One decoding step. tokens (batch,) -> logits (batch, vocab), new state,
         weights (batch, src_len) or None."""
+        logits, state, weights, _ = self._one_token(tokens, state, memory, trace=False)
+        return logits, state, weights
+
+    def traced_step(self, tokens: torch.Tensor, state: DecoderState, memory: Memory):
+        """`step`, returning also the step's intermediate values: logits, state, weights, StepTrace."""
+        return self._one_token(tokens, state, memory, trace=True)
+
+    def _one_token(self, tokens: torch.Tensor, state: DecoderState, memory: Memory, trace: bool):
         embedded = self.dropout(self.embedding(tokens.unsqueeze(1)))
-        attentional, state, weights = self._step(embedded, state, memory)
+        attentional, state, weights, traced = self._step(embedded, state, memory, trace)
         logits = self.logits(self.dropout(attentional[:, 0]))
-        return logits, state, (weights[:, 0] if weights is not None else None)
+        return logits, state, (weights[:, 0] if weights is not None else None), traced

@@ -9,7 +9,7 @@ from torch import nn
 
 from seqattn.config import EncoderConfig
 from seqattn.model.kernels.dropout import Dropout
-from seqattn.model.kernels.rnn import make_rnn, reverse_padded
+from seqattn.model.kernels.rnn import RNNStack, make_rnn, reverse_padded
 
 
 @dataclass
@@ -31,7 +31,7 @@ class Encoder(nn.Module):
         self.cfg = cfg
         self.embedding = nn.Embedding(vocab_size, cfg.emb_size, padding_idx=pad_id)
         self.dropout = Dropout(cfg.dropout)
-        self.rnn = make_rnn(cfg.rnn, cfg.emb_size, cfg.hidden_size, cfg.layers, cfg.bidirectional,
+        self.rnn: RNNStack = make_rnn(cfg.rnn, cfg.emb_size, cfg.hidden_size, cfg.layers, cfg.bidirectional,
                             cfg.dropout)
         self.output_size = cfg.output_size
 

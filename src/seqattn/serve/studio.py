@@ -4,7 +4,6 @@ worker thread, between translation batches."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -15,7 +14,6 @@ from seqattn.errors import SeqattnError
 from seqattn.explain import MAX_EXPLAIN_SUBWORDS, Explanation, explain
 from seqattn.serve.registry import ModelSlot
 from seqattn.serve.schemas import ExplainRequest, ExplainResponse, ScoreRequest, ScoreResponse
-from seqattn.translator import Translator
 
 MAX_SCORE_CHARS = 1000  # characters per source and per target
 
@@ -42,17 +40,6 @@ def explanation_body(name: str, ex: Explanation) -> dict[str, Any]:
     }
 
 
-def _explainer(slot: ModelSlot) -> Translator:
-    """A private copy of the slot's model for `explain`, which sets a trace flag and hooks on the
-    model it walks through: the heavy lane may be decoding with the shared one meanwhile."""
-    mine = getattr(slot, "_explainer", None)
-    if mine is None:
-        t = slot.translator
-        mine = Translator(copy.deepcopy(t.model), t.subwords, t.cfg, t.device, "fp32")
-        slot._explainer = mine  # type: ignore[attr-defined]
-    return mine
-
-
 def add_studio_routes(app: FastAPI, slots: Mapping[str, ModelSlot], errors: dict,
                       pick: Callable[[str | None], ModelSlot], api_error: type[Exception]) -> None:
     """Add /v1/explain and /v1/score; `pick(name)` finds a model (404 for an unknown one)."""
@@ -77,7 +64,7 @@ def add_studio_routes(app: FastAPI, slots: Mapping[str, ModelSlot], errors: dict
         check_text("text", req.text)
         slot = pick(req.model)
         try:
-            ex = await slot.batcher.call(lambda: explain(_explainer(slot), req.text))
+            ex = await slot.batcher.call(lambda: explain(slot.translator, req.text))  # (its own weights)
         except SeqattnError as exc:  # (too long)
             raise api_error(422, str(exc)) from None
         return explanation_body(slot.name, ex)

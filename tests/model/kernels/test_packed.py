@@ -6,7 +6,7 @@ from torch import nn
 
 from seqattn.model.kernels import packed
 from seqattn.model.kernels.packed import PackedLinear, PackedRNN, pack_bf16, packing_works
-from seqattn.search import beam_search, greedy_search
+from seqattn.search import BeamSearch, GreedySearch
 
 from ..helpers import VARIANTS, padded_batch, tiny_model
 
@@ -64,8 +64,8 @@ def test_packed_model_steps_close_to_fp32_and_decodes(attention, rnn, input_feed
     if attention != "none":
         torch.testing.assert_close(w_got.float().sum(-1), torch.ones(src.size(0)), atol=1e-2, rtol=0)
     # whole searches run and give well-formed output
-    greedy = greedy_search(fast, src, lengths, sos_id=2, eos_id=3)
-    beams = beam_search(fast, src, lengths, beam=3, n_best=2, sos_id=2, eos_id=3)
+    greedy = GreedySearch(sos_id=2, eos_id=3).run(fast, src, lengths)
+    beams = BeamSearch(beam=3, n_best=2, sos_id=2, eos_id=3).run(fast, src, lengths)
     assert len(greedy) == len(beams) == src.size(0)
     for hyp, n_best in zip(greedy, beams):
         assert 1 <= len(hyp.tokens) and all(0 <= t < 40 for t in hyp.tokens)
@@ -88,4 +88,4 @@ def test_without_packing_the_copy_is_plain_bf16(monkeypatch):
     assert isinstance(copy16.decoder.output, nn.Linear) and isinstance(copy16.decoder.rnn, nn.LSTM)
     assert all(p.dtype == torch.bfloat16 for p in copy16.parameters())
     src, lengths = padded_batch(seed=7)
-    assert len(greedy_search(copy16, src, lengths, sos_id=2, eos_id=3)) == src.size(0)
+    assert len(GreedySearch(sos_id=2, eos_id=3).run(copy16, src, lengths)) == src.size(0)

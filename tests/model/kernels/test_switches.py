@@ -9,7 +9,7 @@ import torch
 from seqattn.model import kernels
 from seqattn.model.kernels.dropout import Dropout
 from seqattn.model.loss import sequence_cross_entropy
-from seqattn.search import beam_search, greedy_search
+from seqattn.search import BeamSearch, GreedySearch
 
 from ...capabilities import bf16_training
 from ..helpers import VARIANTS, padded_batch, tiny_model
@@ -61,8 +61,9 @@ def test_decoding_equals_the_plain_path(attention, rnn, beam):
     def decode():
         with torch.no_grad():
             if beam == 1:
-                return [[h] for h in greedy_search(model, src, lengths, 2.0, 5)]
-            return beam_search(model, src, lengths, beam, beam, 1.0, 2.0, 5)
+                return [[h] for h in GreedySearch(max_len_a=2.0, max_len_b=5).run(model, src, lengths)]
+            return BeamSearch(beam=beam, n_best=beam, alpha=1.0, max_len_a=2.0, max_len_b=5).run(
+                model, src, lengths)
 
     fast = decode()
     with kernels.plain():

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from seqattn.model.kernels import SWITCHES
+from seqattn.model.kernels.rnn import replace_modules
 
 PACK_HINT_ROWS = 64  # the batch size oneDNN is told to expect; any row count works
 
@@ -126,11 +127,7 @@ def pack_bf16(model: nn.Module) -> nn.Module:
     if (not SWITCHES.packed_decoding or any(p.device.type != "cpu" for p in decoding.parameters())
             or not packing_works()):
         return decoding
-    for parent in list(decoding.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, nn.Linear):
-                setattr(parent, name, PackedLinear(child))
-    decoder = getattr(decoding, "decoder", None)
-    if decoder is not None and isinstance(decoder.rnn, (nn.LSTM, nn.GRU)):
-        decoder.rnn = PackedRNN(decoder.rnn)
+    replace_modules(decoding, (nn.Linear,), PackedLinear)
+    if isinstance(getattr(decoding, "decoder", None), nn.Module):
+        replace_modules(decoding.decoder, (nn.LSTM, nn.GRU), PackedRNN)
     return decoding

@@ -14,7 +14,7 @@ import warnings
 import torch
 from torch import nn
 
-from seqattn.model.kernels.rnn import QuantizedStack, plain_module
+from seqattn.model.kernels.rnn import QuantizedStack, plain_module, replace_modules
 
 
 def quantize_int8(model: nn.Module) -> nn.Module:
@@ -24,19 +24,11 @@ def quantize_int8(model: nn.Module) -> nn.Module:
     if any(p.device.type != "cpu" for p in model.parameters()):
         raise ValueError("int8 quantization runs on the CPU only")
     copied = copy.deepcopy(model).eval()
-    stacks = _rnn_stacks(copied)
-    for parent, name, stack in stacks:  # PyTorch matches module types exactly
-        setattr(parent, name, plain_module(stack))
+    stacks = replace_modules(copied, (nn.LSTM, nn.GRU), plain_module)  # PyTorch matches types exactly
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", UserWarning)
         quantize_dynamic(copied, {nn.Linear, nn.LSTM, nn.GRU}, dtype=torch.qint8, inplace=True)
-    for parent, name, _ in stacks:  # the quantized RNNs answer the RNN-stack interface
-        setattr(parent, name, QuantizedStack(getattr(parent, name)))
+    for name in stacks:  # the quantized RNNs answer the RNN-stack interface
+        copied.set_submodule(name, QuantizedStack(copied.get_submodule(name)))
     return copied
-
-
-def _rnn_stacks(model: nn.Module) -> list[tuple[nn.Module, str, nn.Module]]:
-    """(parent, attribute, module) of every LSTM/GRU in `model`."""
-    return [(parent, name, child) for parent in model.modules()
-            for name, child in parent.named_children() if isinstance(child, (nn.LSTM, nn.GRU))]

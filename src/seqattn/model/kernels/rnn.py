@@ -1,4 +1,4 @@
-"""The RNN stack behind one interface, for the encoder and the decoder.
+"""The RNN stack behind one interface (`RNNStack`), for the encoder and the decoder.
 
 Every variant answers the same two calls:
 
@@ -17,6 +17,8 @@ the same parameters and names, so checkpoints load unchanged), `PackedRNN` in `p
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -24,6 +26,25 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from seqattn.model.kernels import SWITCHES
 
 RNNState = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
+@runtime_checkable
+class RNNStack(Protocol):
+    """What the encoder and decoder call on their RNN (see the module's docstring)."""
+
+    def run(self, x: torch.Tensor, lengths: torch.Tensor | None = None, hidden: RNNState | None = None
+            ) -> tuple[torch.Tensor, RNNState]: ...
+
+    def step(self, x: torch.Tensor, hidden: RNNState) -> tuple[torch.Tensor, RNNState]: ...
+
+
+def replace_modules(model: nn.Module, kinds: tuple[type, ...], make) -> list[str]:
+    """Replace every submodule of `model` that is an instance of `kinds` by `make(module)`,
+    through PyTorch's own `set_submodule`; returns the names replaced."""
+    names = [name for name, m in model.named_modules() if name and isinstance(m, kinds)]
+    for name in names:
+        model.set_submodule(name, make(model.get_submodule(name)))
+    return names
 
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

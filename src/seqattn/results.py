@@ -1,0 +1,73 @@
+"""What translating and scoring return: hypotheses as text, tokens, scores and attention,
+with their notebook displays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from seqattn.search import TreeNode
+
+
+@dataclass
+class Candidate:
+    """One output hypothesis."""
+
+    text: str
+    score: float
+    tgt_tokens: list[str]  # output subwords, '</s>' last when the model ended the sentence
+    attention: np.ndarray | None  # (len(tgt_tokens), len(src_tokens)); None without attention
+
+
+@dataclass
+class ForcedScore:
+    """How probable the model finds a given target for a source (forced decoding)."""
+
+    source: str
+    target: str
+    src_tokens: list[str]  # source subwords and '</s>'
+    tgt_tokens: list[str]  # target subwords and '</s>'
+    logprobs: list[float]  # log-probability of each target token, '</s>' included
+    logprob: float  # their sum: what greedy search reports as a hypothesis' score
+    score: float  # logprob / ((5 + len) / 6) ** alpha: what beam search reports (decode.length_penalty)
+    attention: np.ndarray | None  # (len(tgt_tokens), len(src_tokens))
+    unknown: int = 0  # source and target tokens outside the vocabularies
+
+    def _repr_html_(self) -> str:  # Jupyter
+        from seqattn.notebook import forced_html
+
+        return forced_html(self)
+
+
+@dataclass
+class Translation:
+    """All hypotheses for one input, best first; the shortcuts give the best one."""
+
+    source: str
+    src_tokens: list[str]  # source subwords and the '</s>' the encoder read
+    hypotheses: list[Candidate] = field(default_factory=list)
+    truncated: bool = False
+    unknown: int = 0  # source tokens outside the vocabulary, read as <unk>
+    tree: list[TreeNode] | None = None  # the beam search's candidates, when asked for (`tree=True`)
+
+    @property
+    def text(self) -> str:
+        return self.hypotheses[0].text
+
+    @property
+    def score(self) -> float:
+        return self.hypotheses[0].score
+
+    @property
+    def tgt_tokens(self) -> list[str]:
+        return self.hypotheses[0].tgt_tokens
+
+    @property
+    def attention(self) -> np.ndarray | None:
+        return self.hypotheses[0].attention
+
+    def _repr_html_(self) -> str:  # Jupyter: the n-best list and the heatmap
+        from seqattn.notebook import translation_html
+
+        return translation_html(self)

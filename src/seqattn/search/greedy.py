@@ -1,0 +1,87 @@
+"""Greedy search: the most probable token at every step, for a whole batch at once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from seqattn.data.subword import EOS_ID, SOS_ID
+from seqattn.model.seq2seq import Seq2Seq
+from seqattn.search.hypotheses import Hypothesis
+from seqattn.search.observers import Observer
+from seqattn.search.rows import LogSoftmax, max_lengths, rows_to_keep
+from seqattn.search.stepper import Stepper, as_stepper
+
+
+@dataclass(kw_only=True)
+class Search:
+    """What every search shares: the output-length limit a * source length + b (see
+    `seqattn.limits`), the special ids, the batch's row multiple and the observers.
+
+    With `row_multiple` > 1, a few finished rows ride along (their output ignored) so the
+    batch keeps a multiple of that many rows (see `rows.rows_to_keep`).
+    """
+
+    max_len_a: float = 1.5
+    max_len_b: int = 10
+    sos_id: int = SOS_ID
+    eos_id: int = EOS_ID
+    row_multiple: int = 1
+    observers: Sequence[Observer] = field(default_factory=tuple)
+
+    def _step_starts(self, t: int) -> None:
+        for o in self.observers:
+            o.step_starts(t)
+
+
+@dataclass(kw_only=True)
+class GreedySearch(Search):
+    @torch.no_grad()
+    def run(self, model: Seq2Seq | Stepper, src: torch.Tensor, src_lengths: torch.Tensor
+            ) -> list[Hypothesis]:
+        """src (batch, src_len), src_lengths (batch,) -> one hypothesis per sentence.
+        Finished sentences leave the batch."""
+        model = as_stepper(model)
+        memory, state = model.encode(src, src_lengths)
+        batch, src_len = src.shape
+        device, eos_id = src.device, self.eos_id
+        limits = max_lengths(src_lengths, self.max_len_a, self.max_len_b).to(device)  # (batch,)
+        steps = int(limits.max())
+        out = torch.full((batch, steps), eos_id, dtype=torch.long, device=device)
+        attn = torch.zeros(batch, steps, src_len, device=device)
+        scores = torch.zeros(batch, device=device)
+        lengths = limits.clone()
+        active = torch.arange(batch, device=device)  # sentence id of each row
+        alive = torch.ones(batch, dtype=torch.bool, device=device)  # row still translating
+        tokens = torch.full((batch,), self.sos_id, dtype=torch.long, device=device)
+        log_softmax = LogSoftmax()
+        for o in self.observers:
+            o.search_starts(batch)
+        for t in range(steps):
+            self._step_starts(t)
+            logits, state, weights = model.step(tokens, state, memory)
+            logp = log_softmax(logits)  # (rows, vocab) fp32
+            best_lp, tokens = logp.max(dim=-1)  # (rows,)
+            sid = active[alive]
+            out[sid, t] = tokens[alive]
+            scores[sid] += best_lp[alive]
+            if weights is not None:
+                attn[sid, t] = weights[alive].float()
+            done = alive & ((tokens == eos_id) | (t + 1 >= limits[active]))
+            if done.any():
+                lengths[active[done]] = t + 1
+                alive = alive & ~done
+                if not alive.any():
+                    break
+                keep = rows_to_keep(alive, self.row_multiple)
+                if keep is not None:
+                    active, tokens, alive = active[keep], tokens[keep], alive[keep]
+                    state, memory = state.index_select(keep), memory.index_select(keep)
+        out_l, len_l, src_l = out.tolist(), lengths.tolist(), src_lengths.tolist()
+        return [
+            Hypothesis(out_l[i][: len_l[i]], float(scores[i]),
+                       attn[i, : len_l[i], : src_l[i]].cpu().numpy() if model.has_attention else None)
+            for i in range(batch)
+        ]
