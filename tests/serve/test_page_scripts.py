@@ -35,11 +35,12 @@ def imports(text: str) -> list[str]:
 def node_or_skip() -> str:
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node is not on PATH: the page's JavaScript unit tests (tests/js/) need Node 18 or later")
+        pytest.skip("node is not on PATH: the page's unit tests (tests/js/) need Node 18.15 or later")
     version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
-    major = int(re.match(r"v(\d+)", version).group(1)) if re.match(r"v\d+", version) else 0
-    if major < 18:
-        pytest.skip(f"node {version or '(unknown version)'} has no test runner (node:test needs 18 or later)")
+    found = re.match(r"v(\d+)\.(\d+)", version)
+    if not found or (int(found.group(1)), int(found.group(2))) < (18, 15):
+        pytest.skip(f"node {version or '(unknown version)'} is too old: the tests need node:test and "
+                    "--test-reporter (Node 18.15 or later)")
     return node
 
 
