@@ -110,16 +110,22 @@ def prepare_data(cfg: DataConfig, splits: tuple[ParallelText, ParallelText, Para
     enc_train = encode_split(train, subwords, cfg.max_len, "train")
     if len(enc_train) == 0:
         raise SeqattnError(f"{train.origin}: no training pairs left after skipping empty and over-long ones")
+    enc_dev, enc_test = _encode_scored_splits(dev, test, subwords)
+    log.info("data: %d train, %d dev, %s test pairs; vocab src %d / tgt %d", len(enc_train),
+             len(enc_dev), len(enc_test) if enc_test else 0, subwords.src_vocab_size,
+             subwords.tgt_vocab_size)
+    return PreparedData(subwords, enc_train, enc_dev, enc_test)
+
+
+def _encode_scored_splits(dev, test, subwords: Subwords):
+    """Encode dev and test (no length limit: they are scored whole); refuse an empty one."""
     enc_dev = encode_split(dev, subwords, None, "dev")
     enc_test = encode_split(test, subwords, None, "test") if test is not None else None
     for name, split, text in (("dev", enc_dev, dev), ("test", enc_test, test)):
         if split is not None and len(split) == 0:  # (nothing to score: checked before training)
             raise SeqattnError(f"{text.origin}: no {name} pair left: all {len(text):,} encode to nothing "
                                "on one side (e.g. only characters the subword model drops)")
-    log.info("data: %d train, %d dev, %s test pairs; vocab src %d / tgt %d", len(enc_train),
-             len(enc_dev), len(enc_test) if enc_test else 0, subwords.src_vocab_size,
-             subwords.tgt_vocab_size)
-    return PreparedData(subwords, enc_train, enc_dev, enc_test)
+    return enc_dev, enc_test
 
 
 def _corpus_bytes(spec: CorpusSpec, limit: float) -> float:
@@ -186,12 +192,7 @@ def load_prepared(cfg: Config, folder: Path, run_dir: Path, reuse: bool, build: 
     if dev is None:
         raise SeqattnError(f"{folder}: no dev pairs; give data.dev")
     train = ShardedSplit(folder, manifest)
-    enc_dev = encode_split(dev, subwords, None, "dev")
-    enc_test = encode_split(test, subwords, None, "test") if test is not None else None
-    for name, split, text in (("dev", enc_dev, dev), ("test", enc_test, test)):
-        if split is not None and len(split) == 0:  # (nothing to score: checked before training)
-            raise SeqattnError(f"{text.origin}: no {name} pair left: all {len(text):,} encode to nothing "
-                               "on one side (e.g. only characters the subword model drops)")
+    enc_dev, enc_test = _encode_scored_splits(dev, test, subwords)
     log.info("data: %s train pairs streamed from %s (%d shards), %d dev, %s test pairs; vocab src %d / "
              "tgt %d", f"{len(train):,}", folder, len(train.names), len(enc_dev),
              len(enc_test) if enc_test else 0, subwords.src_vocab_size, subwords.tgt_vocab_size)
