@@ -10,7 +10,7 @@
       metrics.csv            every logged training window, validation and the test scores
       tensorboard/           the same scalars, and the attention heatmaps, for TensorBoard
       train.log              the log of every session of the run
-      attention/step_N/      heatmaps of a few dev sentences at each validation
+      attention/step_N/devK.png  heatmaps of the first K dev sentences at each validation
       results.json           why training stopped, progress, test scores, sample translations
       prepared/              training data encoded for streaming (large corpora only)
       writer.lock            while a process writes the run: its lock (`seqattn.lock`)
@@ -22,6 +22,7 @@ files through `RunDir`; no other module spells a file name of the run directory.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,9 @@ WEIGHTS = "model.safetensors"
 SPM_JOINT, SPM_SRC, SPM_TGT = "spm.model", "spm.src.model", "spm.tgt.model"
 VOCAB_JOINT, VOCAB_SRC, VOCAB_TGT = "vocab.json", "vocab.src.json", "vocab.tgt.json"
 LOCK = "writer.lock"
+ATTENTION = "attention"
+_ATTENTION_STEP = re.compile(r"step_(\d{1,12})")  # written zero-padded to 8 digits; read any
+_ATTENTION_MAP = re.compile(r"dev(\d{1,4})\.png")
 
 
 def vocab_files(folder: Path) -> tuple[Path] | tuple[Path, Path] | None:
@@ -47,6 +51,23 @@ def vocab_files(folder: Path) -> tuple[Path] | tuple[Path, Path] | None:
     src = next((folder / n for n in (SPM_SRC, VOCAB_SRC) if (folder / n).is_file()), None)
     tgt = next((folder / n for n in (SPM_TGT, VOCAB_TGT) if (folder / n).is_file()), None)
     return (src, tgt) if src is not None and tgt is not None else None
+
+
+def attention_map_name(k: int) -> str:
+    """The file name of the heatmap of the k-th dev sentence (from 1) in a step folder."""
+    return f"dev{k}.png"
+
+
+def attention_step(folder_name: str) -> int | None:
+    """The step of a heatmap folder's name ('step_00000500' -> 500); None for another name."""
+    m = _ATTENTION_STEP.fullmatch(folder_name)
+    return int(m.group(1)) if m else None
+
+
+def attention_map_index(file_name: str) -> int | None:
+    """k of a heatmap's file name ('dev3.png' -> 3); None for another name."""
+    m = _ATTENTION_MAP.fullmatch(file_name)
+    return int(m.group(1)) if m else None
 
 
 @dataclass(frozen=True)
@@ -102,9 +123,18 @@ class RunDir:
         """The lock the one process writing this run holds (readers never take it)."""
         return WriterLock(self.path / LOCK, self.path, "run")
 
+    @property
+    def attention_maps(self) -> Path:
+        """The folder of every validation's heatmaps (`attention(step)` below it)."""
+        return self.path / ATTENTION
+
     def attention(self, step: int) -> Path:
         """The folder of the heatmaps drawn at validation step `step`."""
-        return self.path / "attention" / f"step_{step:08d}"
+        return self.attention_maps / f"step_{step:08d}"
+
+    def attention_map(self, step: int, k: int) -> Path:
+        """The heatmap of the k-th dev sentence (from 1) drawn at validation step `step`."""
+        return self.attention(step) / attention_map_name(k)
 
     # ------------------------------------------------------------------ checks
     @classmethod

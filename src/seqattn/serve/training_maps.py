@@ -8,7 +8,6 @@ resolved path (symbolic links followed) must still lie inside the run's `attenti
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,10 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
+from seqattn.rundir import RunDir, attention_map_index, attention_step
 from seqattn.serve.registry import ModelSlot
 from seqattn.serve.schemas import ErrorBody
 
-STEP_DIR = re.compile(r"step_(\d{1,12})")
-IMAGE = re.compile(r"dev(\d{1,4})\.png")
 MAX_STEPS = 2000  # validations listed (the latest ones when a run has more)
 
 
@@ -52,7 +50,7 @@ def attention_root(slot: ModelSlot) -> Path | None:
     run = run_dir_of(slot)
     if run is None:
         return None
-    root = run / "attention"
+    root = RunDir(run).attention_maps
     return root.resolve() if root.is_dir() else None
 
 
@@ -62,13 +60,12 @@ def list_steps(name: str, root: Path | None) -> list[dict[str, Any]]:
         return []
     found = []
     for folder in root.iterdir():
-        m = STEP_DIR.fullmatch(folder.name)
-        if m is None or not folder.is_dir():
+        step = attention_step(folder.name)
+        if step is None or not folder.is_dir():
             continue
-        images = sorted((int(i.group(1)), f.name) for f in folder.iterdir()
-                        if (i := IMAGE.fullmatch(f.name)) and _inside(f, root))
+        images = sorted((k, f.name) for f in folder.iterdir()
+                        if (k := attention_map_index(f.name)) is not None and _inside(f, root))
         if images:
-            step = int(m.group(1))
             found.append({"step": step, "images": [
                 {"name": file, "url": f"/v1/models/{name}/attention/{step}/{file}"} for _, file in images]})
     found.sort(key=lambda s: s["step"])
@@ -88,12 +85,11 @@ def find_image(root: Path | None, step: str, file: str) -> Path | None:
     """The PNG for (step, file) when both are well formed and it exists inside `root`."""
     if root is None or not step.isascii() or not step.isdigit() or len(step) > 12:
         return None
-    if IMAGE.fullmatch(file) is None:
+    if attention_map_index(file) is None:
         return None
     wanted = int(step)
     for folder in root.iterdir():  # step_N is written zero-padded; match the number, not the text
-        m = STEP_DIR.fullmatch(folder.name)
-        if m is not None and int(m.group(1)) == wanted:
+        if attention_step(folder.name) == wanted:
             path = folder / file
             return path if _inside(path, root) else None
     return None
