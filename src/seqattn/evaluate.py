@@ -1,9 +1,12 @@
-"""Evaluating a run: translate a file, score it (scoring.py) and its teacher-forced perplexity."""
+"""Evaluating a run: decode a split and score it (scoring.py), its teacher-forced perplexity,
+and both for a pair of files. `score_split` is the one way a split is decoded and scored:
+`seqattn evaluate` and training's validation and test scores both go through it."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -16,6 +19,32 @@ from seqattn.model.seq2seq import Seq2Seq
 from seqattn.precision import Precision
 from seqattn.scoring import Scores, group_references, score_texts
 from seqattn.translator import Translator
+
+
+@dataclass
+class Decoded:
+    """A decoded split as scored: each source (once, when references are grouped), its
+    references and the output."""
+
+    sources: list[str]
+    references: list[list[str]]
+    outputs: list[str]
+
+
+def score_split(translator: Translator, sources: Sequence[str], references: Sequence[str],
+                metrics: Sequence[str], beam: int | None = None,
+                group: bool = False) -> tuple[Scores, Decoded]:
+    """Decode `sources` (line-aligned with `references`) and score the outputs with `metrics`.
+
+    With `group`, lines with the same source are one source with all their references (in
+    order of first appearance), decoded once and scored once; otherwise every line is a
+    source with its one reference."""
+    if group:
+        unique, refs = group_references(sources, references)
+    else:
+        unique, refs = list(sources), [[r] for r in references]
+    outputs = [t.text for t in translator.translate(unique, beam=beam, n_best=1)]
+    return score_texts(outputs, refs, metrics), Decoded(unique, refs, outputs)
 
 
 @torch.no_grad()
@@ -57,15 +86,11 @@ def evaluate_files(translator: Translator, src_file: str, ref_file: str, beam: i
     cfg = translator.cfg
     metrics = list(metrics or cfg.eval.metrics)
     group = cfg.eval.group_references if group is None else group
-    outputs = [t.text for t in translator.translate(sources, beam=beam, n_best=1)]
-    if group:
-        firsts = {}
-        for s, o in zip(sources, outputs):
-            firsts.setdefault(s, o)
-        unique, refs = group_references(sources, references)
-        scores = score_texts([firsts[s] for s in unique], refs, metrics)
-    else:
-        scores = score_texts(outputs, references, metrics)
+    scores, decoded = score_split(translator, sources, references, metrics, beam, group)
+    outputs = decoded.outputs
+    if group:  # one output per line again: a repeated source's output on each of its lines
+        output_of = dict(zip(decoded.sources, decoded.outputs))
+        outputs = [output_of[s] for s in sources]
     sub = translator.subwords
     keep = [i for i, (s, r) in enumerate(zip(sources, references)) if s.strip() and r.strip()]
     src_ids = sub.encode_src([sources[i] for i in keep])

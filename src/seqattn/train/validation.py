@@ -5,32 +5,21 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 
 from seqattn.atomic import atomic_write_bytes
 from seqattn.config import Config
 from seqattn.data.pipeline import EncodedSplit, PreparedData
-from seqattn.evaluate import perplexity
+from seqattn.evaluate import Decoded, perplexity, score_split
 from seqattn.model.seq2seq import Seq2Seq
 from seqattn.precision import Precision
 from seqattn.rundir import RunDir
-from seqattn.scoring import Scores, group_references, score_texts, signed
+from seqattn.scoring import Scores, signed
 from seqattn.train.progress import Progress
 from seqattn.train.schedule import Schedule
 from seqattn.translator import Translator
 from seqattn.weights import save_weights
 
 log = logging.getLogger("seqattn")
-
-
-@dataclass
-class Decoded:
-    """A decoded split as scored: each source (once, when references are grouped), its
-    references and the output."""
-
-    sources: list[str]
-    references: list[list[str]]
-    outputs: list[str]
 
 
 class Validator:
@@ -56,14 +45,11 @@ class Validator:
 
     def translate_and_score(self, split: EncodedSplit, beam: int) -> tuple[Scores, Decoded]:
         """`score`, and what it scored: sources, their references and the outputs."""
-        sources, refs = split.text.src, [[t] for t in split.text.tgt]
-        if self.cfg.eval.group_references:
-            sources, refs = group_references(split.text.src, split.text.tgt)
-        outputs = [tr.text for tr in self.translator.translate(sources, beam=beam, n_best=1)]
-        scores = score_texts(outputs, refs, self.cfg.scored_metrics)
+        scores, decoded = score_split(self.translator, split.text.src, split.text.tgt,
+                                      self.cfg.scored_metrics, beam, self.cfg.eval.group_references)
         scores.loss, scores.ppl = perplexity(self.model, split.src_ids, split.tgt_ids,
                                              self.cfg.decode.batch_size, self.precision)
-        return scores, Decoded(sources, refs, outputs)
+        return scores, decoded
 
     def validate(self, p: Progress, schedule: Schedule) -> bool:
         """Score the dev set at step `p.step`; keep the best weights; return True when early
@@ -95,9 +81,9 @@ class Validator:
             return
         from seqattn.viz import draw_heatmap, figure_array, figure_bytes
 
-        folder = self.run.attention(step)
-        for i, r in enumerate(self.translator.translate(self.data.dev.text.src[:n], beam=1)):
+        for k, r in enumerate(self.translator.translate(self.data.dev.text.src[:n], beam=1), start=1):
             fig = draw_heatmap(r.attention, r.src_tokens, r.tgt_tokens, f"step {step}: {r.source}")
-            atomic_write_bytes(folder / f"dev{i + 1}.png", figure_bytes(fig))
-            self.metrics.add_image(f"attention/dev{i + 1}", figure_array(fig), step)
+            path = self.run.attention_map(step, k)
+            atomic_write_bytes(path, figure_bytes(fig))
+            self.metrics.add_image(f"attention/{path.stem}", figure_array(fig), step)
         self.model.train()
