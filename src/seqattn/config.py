@@ -227,7 +227,7 @@ class TrainConfig(_Strict):
     schedule: ScheduleConfig = ScheduleConfig()
     val_every: int = Field(500, ge=1, description="validate (dev loss, perplexity, eval.metrics) and save "
                            "a checkpoint every N steps")
-    val_beam: int = Field(1, ge=1, description="beam for validation BLEU (1 = greedy)")
+    val_beam: int = Field(1, ge=1, le=MAX_BEAM, description="beam for validation BLEU (1 = greedy)")
     val_max_sentences: int | None = Field(None, ge=1, description="validate on the first N dev pairs "
                                           "(`null`: all)")
     early_stopping_patience: int | None = Field(8, ge=1, description="stop after N validations without "
