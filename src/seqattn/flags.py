@@ -15,7 +15,7 @@ def add_device_argument(p: argparse.ArgumentParser, default: str | None = "auto"
 
 
 def add_precision_arguments(p: argparse.ArgumentParser) -> None:
-    """--precision and --quantize, shared by translate, evaluate, score and serve."""
+    """--precision and --quantize, shared by translate, explain, evaluate, score and serve."""
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="decoding numerics: auto (the default) decodes in bf16 where a start-up "
                    "probe finds it native, else fp32; or fp32, bf16, fp16 (CUDA only)")

@@ -42,12 +42,14 @@ def add_parsers(verbs) -> None:
                          description="Show the model's own numbers for one sentence: subwords, "
                          "embeddings, encoder states, context vector, and per output step the "
                          "query, scores, attention weights, attention value, combined state and "
-                         "top-5 next tokens (greedy decoding).")
+                         "top-5 next tokens (greedy decoding, with the weights translate decodes "
+                         "with under the same --precision / --quantize).")
     x.add_argument("run_dir", metavar="RUN_DIR")
     x.add_argument("sentence", metavar="SENTENCE")
     x.add_argument("--format", choices=["text", "md"], default="text",
                    help="plain text (default) or a markdown report with the heatmap embedded")
     add_device_argument(x)
+    add_precision_arguments(x)  # (explain walks the weights translate would decode with)
 
     e = verbs.add_parser("evaluate", help="score a run on a test set (BLEU, chrF, WER, PER, CER, ppl)",
                          description="Translate --src and score it against --ref (line-aligned).")
@@ -148,7 +150,8 @@ def _cmd_explain(a: argparse.Namespace) -> int:
     from seqattn.explain import explain, format_markdown, format_text
     from seqattn.translator import Translator
 
-    ex = explain(Translator.load(a.run_dir, device=a.device), a.sentence)
+    ex = explain(Translator.load(a.run_dir, device=a.device, precision=a.precision, quantize=a.quantize),
+                 a.sentence)
     print(format_markdown(ex) if a.format == "md" else format_text(ex))
     return 0
 
