@@ -237,6 +237,9 @@ def test_page_and_static_files(client):
         r = client.get(f"/static/{name}")
         assert r.status_code == 200 and kind in r.headers["content-type"]
         assert "https://" not in r.text
+        assert r.headers["cache-control"] == "no-cache"  # revalidated: no module of an older version
+        again = client.get(f"/static/{name}", headers={"If-None-Match": r.headers["etag"]})
+        assert again.status_code == 304
     assert client.get("/static/missing.js").status_code == 404
 
 

@@ -20,12 +20,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
-from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seqattn.errors import SeqattnError
 from seqattn.limits import MAX_BEAM
-from seqattn.serve.assets import STATIC_DIR, add_docs_and_icon
+from seqattn.serve.assets import STATIC_DIR, PageFiles, add_docs_and_icon
 from seqattn.serve.batcher import QueueFull, ShuttingDown
 from seqattn.serve.guards import BodyLimit, Deadline, Gate, guarded_protocol, quiet_accept_errors
 from seqattn.serve.guards import error_response as _error
@@ -183,7 +182,7 @@ def create_app(models: Sequence[str | Path | Translator] | Mapping[str, Translat
     async def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", PageFiles(directory=STATIC_DIR), name="static")
     add_docs_and_icon(app, app.title)
     _document_limits(app, opts)
     return app

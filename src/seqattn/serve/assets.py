@@ -1,4 +1,4 @@
-"""Routes that need no model: the offline API docs (/docs) and the favicon.
+"""Routes that need no model: the page's files, the offline API docs (/docs) and the favicon.
 
 Swagger UI's script and stylesheet come from the `swagger-ui-bundle-v2` package and are
 served from /docs-assets/, so /docs renders with no network beyond this server.
@@ -23,6 +23,17 @@ DOCS_ASSETS = "/docs-assets"
 FAVICON = STATIC_DIR / "favicon.svg"
 
 mimetypes.add_type("text/javascript", ".js")  # RFC 9239; module scripts need a JavaScript type
+
+
+class PageFiles(StaticFiles):
+    """The page's own files, sent with `Cache-Control: no-cache`: the browser revalidates each
+    (ETag, a 304 when unchanged), so after an upgrade a cached entry module never imports
+    modules of another version."""
+
+    def file_response(self, *args, **kwargs):
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
 
 
 def swagger_ui_dir() -> Path | None:
