@@ -12,19 +12,18 @@ import copy
 
 import torch
 
+from seqattn.choices import QUANTIZATIONS, spoken
 from seqattn.errors import SeqattnError
 from seqattn.model.kernels.packed import pack_bf16
 from seqattn.model.kernels.quantize import quantize_int8
 from seqattn.model.seq2seq import Seq2Seq
 from seqattn.precision import Precision, int8_engine
 
-QUANTIZATIONS = ("int8",)
-
 
 def check_quantize(quantize: str | None, device: torch.device) -> None:
     """Refuse, in one line, a quantization this device or PyTorch build cannot run."""
     if quantize not in (None, *QUANTIZATIONS):
-        raise SeqattnError(f"unknown quantization '{quantize}' (use int8)")
+        raise SeqattnError(f"unknown quantization '{quantize}' (use {spoken(QUANTIZATIONS)})")
     if quantize == "int8" and device.type != "cpu":
         raise SeqattnError("--quantize int8 runs on the CPU only (use --device cpu)")
     if quantize == "int8" and int8_engine() is None:
