@@ -14,7 +14,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "seqattn"
 
 LAYERS = [
     ["seqattn.errors", "seqattn.version", "seqattn.stopping", "seqattn.choices"],  # choices: names users pick
-    ["seqattn.safe_yaml", "seqattn.limits"],  # bounded YAML; the decoding limits
+    ["seqattn.safe_yaml", "seqattn.limits", "seqattn.hypotheses"],  # bounded YAML; decoding limits; results
     ["seqattn.config", "seqattn.atomic", "seqattn.flags", "seqattn.lock"],
     ["seqattn.config_doc"],  # docs/CONFIG.md written from the schema
     ["seqattn.rundir", "seqattn.precision", "seqattn.runtime", "seqattn.viz", "seqattn.scoring"],

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from seqattn.search import TreeNode
+from seqattn.hypotheses import TreeNode
 
 
 @dataclass
