@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from seqattn.hypotheses import TreeNode
+from seqattn.data.subword import EOS_ID, Subwords
+from seqattn.hypotheses import Hypothesis, TreeNode
 
 
 @dataclass
@@ -18,6 +19,14 @@ class Candidate:
     score: float
     tgt_tokens: list[str]  # output subwords, '</s>' last when the model ended the sentence
     attention: np.ndarray | None  # (len(tgt_tokens), len(src_tokens)); None without attention
+
+
+def candidate(hyp: Hypothesis, subwords: Subwords) -> Candidate:
+    """A search hypothesis as text, score, output subwords and attention (the run directory's
+    translator and an exported model's alike)."""
+    body = hyp.tokens[:-1] if hyp.tokens and hyp.tokens[-1] == EOS_ID else hyp.tokens
+    pieces = subwords.tgt_pieces(body) + (["</s>"] if len(body) < len(hyp.tokens) else [])
+    return Candidate(subwords.decode_tgt(body), hyp.score, pieces, hyp.attention)
 
 
 @dataclass

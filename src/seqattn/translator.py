@@ -14,13 +14,13 @@ import torch
 from seqattn.batches import in_batches
 from seqattn.config import Config
 from seqattn.data.batching import make_batch
-from seqattn.data.subword import EOS_ID, UNK_ID, Subwords
+from seqattn.data.subword import UNK_ID, Subwords
 from seqattn.decoding_copy import check_quantize, decoding_copy
 from seqattn.errors import SeqattnError
 from seqattn.limits import MAX_OUTPUT_TOKENS, MAX_SOURCE_TOKENS, check_decoding
 from seqattn.model.seq2seq import Seq2Seq
 from seqattn.precision import Precision, decide
-from seqattn.results import Candidate, ForcedScore, Translation
+from seqattn.results import Candidate, ForcedScore, Translation, candidate
 from seqattn.rundir import WEIGHTS, RunDir
 from seqattn.runtime import check_fits, resolve_device
 from seqattn.search import (
@@ -211,6 +211,4 @@ class Translator:
 
     def candidate(self, hyp: Hypothesis) -> Candidate:
         """A search hypothesis as text, score, output subwords and attention."""
-        body = hyp.tokens[:-1] if hyp.tokens and hyp.tokens[-1] == EOS_ID else hyp.tokens
-        pieces = self.subwords.tgt_pieces(body) + (["</s>"] if len(body) < len(hyp.tokens) else [])
-        return Candidate(self.subwords.decode_tgt(body), hyp.score, pieces, hyp.attention)
+        return candidate(hyp, self.subwords)

@@ -1,0 +1,78 @@
+"""An exported model as a stepper: the two ONNX graphs run by ONNX Runtime, over NumPy arrays.
+
+The same two calls a search makes of `seqattn.search.TorchStepper`: `encode` a batch once
+(the attention memory and the decoder's first state), then `step` every row one token. Every
+array of the state and of the memory has its batch rows first, so selecting rows is one
+`array[index]`; with `grouped(g)`, each memory row serves g consecutive decoder rows (a
+sentence's beam), as in `seqattn.model.decoder.Memory`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seqattn.errors import SeqattnError
+
+
+@dataclass
+class Rows:
+    """Named arrays, batch rows first: the decoder's state, or (with `group`) the memory."""
+
+    arrays: dict[str, np.ndarray]
+    group: int = 1
+
+    def index_select(self, index: np.ndarray) -> Rows:
+        return Rows({name: a[index] for name, a in self.arrays.items()}, self.group)
+
+    def grouped(self, group: int) -> Rows:
+        return Rows(self.arrays, group)
+
+
+def _session(path: Path, threads: int | None, opset: Any):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # (ONNX Runtime raises its own exception types, several of them)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SeqattnError(f"{path}: ONNX Runtime {ort.__version__} cannot load this graph (opset {opset}): "
+                           f"{first}") from None
+
+
+class OnnxStepper:
+    """The encoder and decoder-step graphs of an exported folder, as a stepper."""
+
+    def __init__(self, folder: Path, graphs: dict[str, Any], opset: Any, threads: int | None = None):
+        self.state_names: list[str] = list(graphs["state"])
+        self.memory_names: list[str] = list(graphs["memory"])
+        self.has_attention = bool(graphs["attention"])
+        self.encoder = _session(folder / graphs["encoder"], threads, opset)
+        self.decoder = _session(folder / graphs["step"], threads, opset)
+        self._step_inputs = {i.name for i in self.decoder.get_inputs()}
+
+    def encode(self, src: np.ndarray, src_lengths: np.ndarray) -> tuple[Rows, Rows]:
+        """src (batch, src_len) int64, src_lengths (batch,) -> the memory and the first state."""
+        feeds = {"src": src.astype(np.int64), "src_lengths": src_lengths.astype(np.int64)}
+        out = self.encoder.run(None, feeds)
+        named = dict(zip((o.name for o in self.encoder.get_outputs()), out))
+        return (Rows({n: named[n] for n in self.memory_names}),
+                Rows({n: named[n] for n in self.state_names}))
+
+    def step(self, tokens: np.ndarray, state: Rows, memory: Rows
+             ) -> tuple[np.ndarray, Rows, np.ndarray | None]:
+        """tokens (rows,) -> logits (rows, vocab) fp32, the new state, weights (rows, src_len) or None."""
+        feeds = {"tokens": tokens.astype(np.int64), **state.arrays}
+        feeds.update((n, a) for n, a in memory.arrays.items() if n in self._step_inputs)
+        out = self.decoder.run(None, feeds)
+        logits, rest = out[0], out[1:]
+        new_state = Rows(dict(zip(self.state_names, rest[: len(self.state_names)])))
+        weights = rest[len(self.state_names)] if self.has_attention else None
+        return logits, new_state, weights
