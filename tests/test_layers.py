@@ -24,8 +24,8 @@ LAYERS = [
     ["seqattn.model"],  # the story
     ["seqattn.search", "seqattn.weights", "seqattn.decoding_copy", "seqattn.batches"],
     ["seqattn.results"],  # what translating returns
-    ["seqattn.translator"],  # the façade
-    ["seqattn.evaluate"],
+    ["seqattn.translator", "seqattn.deploy"],  # the façade; exported models, run without torch
+    ["seqattn.evaluate", "seqattn.export"],  # export: a run -> ONNX graphs, checked against the model
     ["seqattn.train", "seqattn.explain"],
     ["seqattn.studies", "seqattn.serve"],
     ["seqattn.cli"],

@@ -3,8 +3,9 @@
 The program's entry point is `seqattn.program` (it settles signal handling first); `main`
 here can also be called in-process, as the tests do.
 
-One module per kind of verb: `training` (train, prepare, study) and `decoding` (translate,
-explain, evaluate, score, serve); this one assembles the parser and runs a verb.
+One module per kind of verb: `training` (train, prepare, study), `decoding` (translate,
+explain, evaluate, score, serve) and `deploy` (export); this one assembles the parser and runs
+a verb.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 import traceback
 
 from seqattn import stopping
-from seqattn.cli import decoding, training
+from seqattn.cli import decoding, deploy, training
 from seqattn.cli.training import DEFAULT_CONFIG, _default_config_path  # noqa: F401 (used by tests)
 from seqattn.errors import SeqattnError
 from seqattn.version import __version__
@@ -31,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
     training.add_parsers(verbs)
     decoding.add_parsers(verbs)
+    deploy.add_parsers(verbs)
     return p
 
 
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb not in ("train", "prepare") or any(x.startswith("-") for x in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.args += extra
-    commands = {**training.COMMANDS, **decoding.COMMANDS}
+    commands = {**training.COMMANDS, **decoding.COMMANDS, **deploy.COMMANDS}
     stopping.allow_deferral(args.verb == "train")  # (train saves a checkpoint before it stops)
     try:
         return commands[args.verb](args)

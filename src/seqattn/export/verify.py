@@ -1,0 +1,54 @@
+"""Before an export is published: the graphs, run by ONNX Runtime, against the PyTorch model.
+
+The model decodes the check sentences greedily and with a beam; then both the model and the
+graphs are forced along every output found (`seqattn.search.forced_scores` and its NumPy copy
+in `seqattn.deploy.search`). They agree when every token's log-probability and every
+attention weight is within `TOLERANCE`. (Comparing the two searches' outputs instead would
+refuse good graphs over near-ties that float summation order breaks either way.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from seqattn.config import DecodeConfig
+from seqattn.data.subword import EOS_ID, SOS_ID
+from seqattn.deploy import search
+from seqattn.deploy.stepper import OnnxStepper
+from seqattn.deploy.translator import pad_sources
+from seqattn.model.seq2seq import Seq2Seq
+from seqattn.search import BeamSearch, GreedySearch, forced_scores
+
+TOLERANCE = 1e-3  # per-token log-probabilities and attention weights
+VERIFY_BEAM = 5  # (at most: the run's own beam when smaller)
+
+
+def disagreement(model: Seq2Seq, stepper: OnnxStepper, sources: Sequence[Sequence[int]],
+                 decode: DecodeConfig) -> str | None:
+    """The first way the graphs disagree with `model` on `sources` (subword ids), or None."""
+    src, lengths = pad_sources(sources)
+    limits = dict(max_len_a=decode.max_len_a, max_len_b=decode.max_len_b)
+    beam = min(decode.beam, VERIFY_BEAM)
+    with torch.inference_mode():
+        t_src, t_len = torch.from_numpy(src), torch.from_numpy(lengths)
+        found = [[h] for h in GreedySearch(**limits).run(model, t_src, t_len)]
+        if beam > 1:
+            by_beam = BeamSearch(beam=beam, n_best=beam, alpha=decode.length_penalty, **limits)
+            found = [g + b for g, b in zip(found, by_beam.run(model, t_src, t_len))]
+        rows = [i for i, hyps in enumerate(found) for _ in hyps]
+        targets = [h.tokens[:-1] if h.tokens[-1:] == [EOS_ID] else h.tokens for hyps in found for h in hyps]
+        mine = forced_scores(model, t_src[rows], t_len[rows], targets)
+    theirs = search.forced(stepper, src[rows], lengths[rows], targets, SOS_ID, EOS_ID)
+    for n, (row, a, b) in enumerate(zip(rows, mine, theirs)):
+        what = f"sentence {row + 1}, output {n - rows.index(row) + 1}"
+        gap = float(np.abs(np.subtract(a.logprobs, b.logprobs)).max())
+        if not gap <= TOLERANCE:
+            return f"{what}: log-probabilities differ by up to {gap:.2g}"
+        if a.attention is not None:
+            gap = float(np.abs(a.attention - b.attention).max()) if b.attention is not None else np.inf
+            if not gap <= TOLERANCE:
+                return f"{what}: attention weights differ by up to {gap:.2g}"
+    return None
