@@ -42,11 +42,11 @@ PROJECTED_KEYS = ("general", "additive")  # the score functions whose keys diffe
 
 
 def graph_names(model: Seq2Seq) -> dict[str, list[str]]:
-    """The names of the memory and state arrays the graphs pass (what the manifest lists)."""
+    """The names of the memory and state arrays the graphs pass (what the manifest lists). Without
+    attention the step reads no memory, but the encoder still gives its states (the exporter
+    cannot drop the padded output of a packed RNN) and the runtime carries them unread."""
     cfg = model.cfg
-    memory = []
-    if cfg.attention.type != "none":
-        memory = ["values", *(["keys"] if cfg.attention.type in PROJECTED_KEYS else []), "mask"]
+    memory = ["values", *(["keys"] if cfg.attention.type in PROJECTED_KEYS else []), "mask"]
     state = ["hidden", *(["cell"] if cfg.decoder.rnn == "lstm" else []),
              *(["feed"] if model.decoder.input_feeding else [])]
     return {"memory": memory, "state": state}
@@ -81,7 +81,7 @@ class StepGraph(nn.Module):
         if "cell" in named:
             hidden = (hidden, named["cell"].transpose(0, 1))
         memory = None
-        if self.names["memory"]:
+        if self.decoder.attention is not None:
             values = named["values"]
             group = tokens.size(0) // values.size(0)  # (traced: any beam)
             memory = Memory(values, named.get("keys", values), named["mask"], group)
@@ -89,7 +89,7 @@ class StepGraph(nn.Module):
         hidden, cell = state.hidden if isinstance(state.hidden, tuple) else (state.hidden, None)
         out = {"hidden": hidden.transpose(0, 1), "cell": cell.transpose(0, 1) if cell is not None else None,
                "feed": state.feed}
-        return (logits, *(out[n] for n in self.names["state"]), *([weights] if memory is not None else []))
+        return (logits, *(out[n] for n in self.names["state"]), *([weights] if weights is not None else []))
 
 
 @contextlib.contextmanager
@@ -113,6 +113,8 @@ def export_graphs(model: Seq2Seq, folder: Path) -> dict:
     model = model.eval()
     names = graph_names(model)
     memory, state = names["memory"], names["state"]
+    attention = model.decoder.attention is not None
+    step_memory = memory if attention else []
     src = torch.tensor([[5, 6, 7, 8, 3], [9, 10, 3, 0, 0]])  # (unequal lengths: packing is traced)
     src_lengths = torch.tensor([5, 3])
     batch = {0: "batch"}
@@ -129,13 +131,14 @@ def export_graphs(model: Seq2Seq, folder: Path) -> dict:
         rows = 2  # decoder rows per memory row while tracing: the group is traced, not fixed
         step_state = [by_name[n].repeat_interleave(rows, 0) for n in state]
         tokens = torch.full((src.size(0) * rows,), 4, dtype=torch.long)
-        outputs = ["logits", *(f"next_{n}" for n in state), *(["weights"] if memory else [])]
+        outputs = ["logits", *(f"next_{n}" for n in state), *(["weights"] if attention else [])]
         torch.onnx.export(
-            StepGraph(model), (tokens, *step_state, *(by_name[n] for n in memory)), str(folder / STEP),
-            dynamo=False, opset_version=OPSET, input_names=["tokens", *state, *memory], output_names=outputs,
+            StepGraph(model), (tokens, *step_state, *(by_name[n] for n in step_memory)), str(folder / STEP),
+            dynamo=False, opset_version=OPSET, input_names=["tokens", *state, *step_memory],
+            output_names=outputs,
             dynamic_axes={"tokens": {0: "rows"}, **{n: {0: "rows"} for n in state},
-                          **{n: {0: "batch", 1: "src_len"} for n in memory},
+                          **{n: {0: "batch", 1: "src_len"} for n in step_memory},
                           **{n: {0: "rows"} for n in outputs if n != "weights"},
-                          **({"weights": {0: "rows", 1: "src_len"}} if memory else {})})
-    return {"encoder": ENCODER, "step": STEP, "memory": memory, "state": state, "attention": bool(memory),
+                          **({"weights": {0: "rows", 1: "src_len"}} if attention else {})})
+    return {"encoder": ENCODER, "step": STEP, "memory": memory, "state": state, "attention": attention,
             "opset": OPSET}
