@@ -87,6 +87,12 @@ def _manifest(cfg: Config, model: Seq2Seq, subwords: Subwords, graphs: dict, wei
 def export_run(run_dir: str | Path, out: str | Path) -> dict[str, Any]:
     """Export the run at `run_dir` (its best weights, fp32) to the new folder `out`; returns
     the manifest written. Nothing is left at `out` unless the graphs agree with the model."""
+    for needed in ("onnx", "onnxruntime"):
+        try:
+            __import__(needed)
+        except ImportError:
+            raise SeqattnError(f"seqattn export needs {needed}, which is not installed: "
+                               "pip install onnx onnxruntime") from None
     run, out = RunDir.open(run_dir), Path(out)
     cfg = run.read_config()
     subwords = Subwords.load(run.path)
