@@ -10,18 +10,14 @@ def load(run_dir: str, device: str = "auto", precision: str = "fp32", quantize: 
     decodes in `precision` ('fp32', 'bf16', 'fp16', 'auto') or with `quantize='int8'` weights.
 
     Given a folder written by `seqattn export`, returns an `ExportedTranslator`
-    (`seqattn.deploy`): the same `translate`, run by ONNX Runtime without importing torch; it
-    decodes in fp32 on the CPU, with the weights it was exported with."""
+    (`seqattn.deploy`): the same `translate` and `score`, run by ONNX Runtime without importing
+    torch; it decodes on the CPU with the weights it was exported with (fp32 or int8)."""
     from seqattn.deploy.manifest import is_export
 
     if is_export(run_dir):
         from seqattn.deploy import ExportedTranslator
-        from seqattn.errors import SeqattnError
 
-        if device not in ("auto", "cpu") or precision not in ("fp32", "auto") or quantize:
-            raise SeqattnError(f"{run_dir}: an exported model decodes in fp32 on the CPU with ONNX Runtime "
-                               "(device, precision and quantize are the run directory's choices)")
-        return ExportedTranslator.load(run_dir)
+        return ExportedTranslator.load(run_dir, device=device, precision=precision, quantize=quantize)
     from seqattn.translator import Translator
 
     return Translator.load(run_dir, device=device, precision=precision, quantize=quantize)

@@ -3,12 +3,15 @@ with their notebook displays."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from seqattn.data.subword import EOS_ID, Subwords
-from seqattn.hypotheses import Hypothesis, TreeNode
+from seqattn.data.subword import EOS_ID, UNK_ID, Subwords
+from seqattn.errors import SeqattnError
+from seqattn.hypotheses import Forced, Hypothesis, TreeNode, length_penalty
+from seqattn.limits import MAX_OUTPUT_TOKENS, MAX_SOURCE_TOKENS
 
 
 @dataclass
@@ -47,6 +50,36 @@ class ForcedScore:
         from seqattn.notebook import forced_html
 
         return forced_html(self)
+
+
+def forced_inputs(subwords: Subwords, sources: Sequence[str], targets: Sequence[str]
+                  ) -> tuple[list[list[int]], list[list[int]]]:
+    """The sources and targets to score as subword ids, checked: lists of one length, no empty
+    target, none past the limits (the run directory's translator and an exported model's alike)."""
+    if isinstance(sources, str) or isinstance(targets, str):
+        raise SeqattnError("score() takes lists of sources and targets, not strings")
+    if len(sources) != len(targets):
+        raise SeqattnError(f"{len(sources)} sources but {len(targets)} targets")
+    src_ids = subwords.encode_src([" ".join(t.split()) for t in sources])
+    tgt_ids = subwords.encode_tgt([" ".join(t.split()) for t in targets])
+    for i, (s_ids, t_ids) in enumerate(zip(src_ids, tgt_ids)):
+        if not t_ids:
+            raise SeqattnError(f"target {i + 1} is empty: give the output to score")
+        limits = (("source", s_ids, MAX_SOURCE_TOKENS), ("target", t_ids, MAX_OUTPUT_TOKENS - 1))
+        for what, ids, most in limits:
+            if len(ids) > most:
+                raise SeqattnError(f"{what} {i + 1} is {len(ids):,} subwords (at most {most:,})")
+    return src_ids, tgt_ids
+
+
+def forced_score(source: str, target: str, s_ids: list[int], t_ids: list[int], forced: Forced,
+                 subwords: Subwords, alpha: float) -> ForcedScore:
+    """One forced decoding as a ForcedScore: its sum, and the score beam search would give it."""
+    total = float(sum(forced.logprobs))
+    return ForcedScore(source, target, subwords.src_pieces(s_ids) + ["</s>"],
+                       subwords.tgt_pieces(t_ids) + ["</s>"], forced.logprobs, total,
+                       total / length_penalty(len(forced.tokens), alpha), forced.attention,
+                       s_ids.count(UNK_ID) + t_ids.count(UNK_ID))
 
 
 @dataclass

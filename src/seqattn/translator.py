@@ -17,10 +17,10 @@ from seqattn.data.batching import make_batch
 from seqattn.data.subword import UNK_ID, Subwords
 from seqattn.decoding_copy import check_quantize, decoding_copy
 from seqattn.errors import SeqattnError
-from seqattn.limits import MAX_OUTPUT_TOKENS, MAX_SOURCE_TOKENS, check_decoding
+from seqattn.limits import MAX_SOURCE_TOKENS, check_decoding
 from seqattn.model.seq2seq import Seq2Seq
 from seqattn.precision import Precision, decide
-from seqattn.results import Candidate, ForcedScore, Translation, candidate
+from seqattn.results import Candidate, ForcedScore, Translation, candidate, forced_inputs, forced_score
 from seqattn.rundir import WEIGHTS, RunDir
 from seqattn.runtime import check_fits, resolve_device
 from seqattn.search import (
@@ -31,7 +31,6 @@ from seqattn.search import (
     TreeNode,
     TreeRecorder,
     forced_scores,
-    length_penalty,
 )
 from seqattn.weights import load_weights
 
@@ -177,20 +176,8 @@ class Translator:
         """Force each target through the model for its source (forced decoding): the
         log-probability of every target token, their sum, the length-normalised score beam
         search would give that output, and the attention of each step."""
-        if isinstance(sources, str) or isinstance(targets, str):
-            raise SeqattnError("score() takes lists of sources and targets, not strings")
-        if len(sources) != len(targets):
-            raise SeqattnError(f"{len(sources)} sources but {len(targets)} targets")
         alpha = self.cfg.decode.length_penalty if length_penalty_alpha is None else length_penalty_alpha
-        src_ids = self.subwords.encode_src([" ".join(t.split()) for t in sources])
-        tgt_ids = self.subwords.encode_tgt([" ".join(t.split()) for t in targets])
-        for i, (s_ids, t_ids) in enumerate(zip(src_ids, tgt_ids)):
-            if not t_ids:
-                raise SeqattnError(f"target {i + 1} is empty: give the output to score")
-            limits = (("source", s_ids, MAX_SOURCE_TOKENS), ("target", t_ids, MAX_OUTPUT_TOKENS - 1))
-            for what, ids, most in limits:
-                if len(ids) > most:
-                    raise SeqattnError(f"{what} {i + 1} is {len(ids):,} subwords (at most {most:,})")
+        src_ids, tgt_ids = forced_inputs(self.subwords, sources, targets)
         model = self.decoding_model()
 
         def work(idx: list[int]) -> list:
@@ -199,15 +186,8 @@ class Translator:
                 return forced_scores(model, batch.src, batch.src_lengths, [tgt_ids[i] for i in idx])
 
         forced = in_batches([len(s) for s in src_ids], self.cfg.decode.batch_size, work)
-        out = []
-        for source, target, s_ids, t_ids, f in zip(sources, targets, src_ids, tgt_ids, forced):
-            total = float(sum(f.logprobs))
-            out.append(ForcedScore(
-                source, target, self.subwords.src_pieces(s_ids) + ["</s>"],
-                self.subwords.tgt_pieces(t_ids) + ["</s>"], f.logprobs, total,
-                total / length_penalty(len(f.tokens), alpha), f.attention,
-                s_ids.count(UNK_ID) + t_ids.count(UNK_ID)))
-        return out
+        return [forced_score(*row, self.subwords, alpha)
+                for row in zip(sources, targets, src_ids, tgt_ids, forced)]
 
     def candidate(self, hyp: Hypothesis) -> Candidate:
         """A search hypothesis as text, score, output subwords and attention."""

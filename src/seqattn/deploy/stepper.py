@@ -32,6 +32,35 @@ class Rows:
         return Rows(self.arrays, group)
 
 
+# The first ONNX Runtime release that implements each ONNX opset (ONNX Runtime's compatibility
+# table, onnxruntime.ai/docs/reference/compatibility.html). An opset newer than the table is not
+# judged here: loading the graph then says whether this ONNX Runtime can run it.
+OPSET_SINCE = {15: (1, 10), 16: (1, 11), 17: (1, 12), 18: (1, 14), 19: (1, 15), 20: (1, 17), 21: (1, 18),
+               22: (1, 21)}
+
+
+def _release(version: str) -> tuple[int, int] | None:
+    """'1.17.3' (or '1.18.0.dev2024') -> (1, 17); None when it does not start with two numbers."""
+    parts = version.split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def check_opset(folder: Path, opset: Any) -> None:
+    """Refuse, before any graph is loaded, an export whose opset the installed ONNX Runtime is
+    older than (by `OPSET_SINCE`); an opset or a version the table cannot judge passes here."""
+    import onnxruntime as ort
+
+    release = _release(str(ort.__version__))
+    needed = OPSET_SINCE.get(opset) if isinstance(opset, int) else None
+    if release is not None and needed is not None and release < needed:
+        raise SeqattnError(f"{folder}: exported with ONNX opset {opset}, which ONNX Runtime "
+                           f"{ort.__version__} cannot run (opset {opset} needs {needed[0]}.{needed[1]} or "
+                           "newer): pip install --upgrade onnxruntime")
+
+
 def _session(path: Path, threads: int | None, opset: Any):
     import onnxruntime as ort
 
@@ -54,6 +83,7 @@ class OnnxStepper:
         self.state_names: list[str] = list(graphs["state"])
         self.memory_names: list[str] = list(graphs["memory"])
         self.has_attention = bool(graphs["attention"])
+        check_opset(folder, opset)
         self.encoder = _session(folder / graphs["encoder"], threads, opset)
         self.decoder = _session(folder / graphs["step"], threads, opset)
         self._step_inputs = {i.name for i in self.decoder.get_inputs()}
@@ -76,3 +106,20 @@ class OnnxStepper:
         new_state = Rows(dict(zip(self.state_names, rest[: len(self.state_names)])))
         weights = rest[len(self.state_names)] if self.has_attention else None
         return logits, new_state, weights
+
+
+class CallingEachStep:
+    """A stepper around another that calls `on_step()` before every step (the server's heavy lane
+    steps aside there), as `seqattn.search.EachStep` observes a PyTorch search."""
+
+    def __init__(self, stepper: OnnxStepper, on_step: Any):
+        self.stepper, self.on_step = stepper, on_step
+        self.has_attention = stepper.has_attention
+
+    def encode(self, src: np.ndarray, src_lengths: np.ndarray) -> tuple[Rows, Rows]:
+        return self.stepper.encode(src, src_lengths)
+
+    def step(self, tokens: np.ndarray, state: Rows, memory: Rows
+             ) -> tuple[np.ndarray, Rows, np.ndarray | None]:
+        self.on_step()
+        return self.stepper.step(tokens, state, memory)
