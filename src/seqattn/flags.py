@@ -1,5 +1,6 @@
 """Command-line flags that several verbs share (--device: every verb that runs a model;
---precision and --quantize: translate, evaluate, score and serve); imports nothing heavy."""
+--precision and --quantize: translate, evaluate, score and serve; --quantize also export);
+imports nothing heavy."""
 
 from __future__ import annotations
 
@@ -19,5 +20,9 @@ def add_precision_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="decoding numerics: auto (the default) decodes in bf16 where a start-up "
                    "probe finds it native, else fp32; or fp32, bf16, fp16 (CUDA only)")
-    p.add_argument("--quantize", choices=QUANTIZATIONS,
-                   help="int8 dynamic quantization of Linear/LSTM weights (CPU; overrides --precision)")
+    add_quantize_argument(p, "int8 dynamic quantization of Linear/LSTM weights (CPU; overrides --precision)")
+
+
+def add_quantize_argument(p: argparse.ArgumentParser, help: str) -> None:
+    """--quantize (the decoding verbs through `add_precision_arguments`, and export)."""
+    p.add_argument("--quantize", choices=QUANTIZATIONS, help=help)

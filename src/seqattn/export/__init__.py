@@ -1,8 +1,9 @@
 """`seqattn export RUN --out DIR`: a run directory's model as a folder that runs without torch.
 
 The folder (laid out in `seqattn.deploy.manifest`) is built in a temporary folder beside DIR:
-the two graphs (`graphs.py`), the run's vocabulary files and the manifest; it is then loaded
-as a reader would load it and decoded against the PyTorch model (`verify.py`), and renamed
+the two graphs (`graphs.py`; with `quantize='int8'`, quantized by ONNX Runtime: `quantize.py`),
+the run's vocabulary files and the manifest; it is then loaded as a reader would load it and
+decoded against the PyTorch model (`verify.py`, within the quantization's tolerance), and renamed
 into place only when the two agree. So DIR appears whole or not at all, and a refusal is one
 line. One writer per DIR (`seqattn.lock`).
 """
@@ -23,10 +24,11 @@ from seqattn import stopping
 from seqattn.atomic import atomic_write_text, fsync_dir, make_dirs
 from seqattn.config import Config
 from seqattn.data.subword import EOS_ID, PAD_ID, SOS_ID, UNK_ID, Subwords
-from seqattn.deploy.manifest import FORMAT, MANIFEST, VERSION, manifest_files, sha256_file
+from seqattn.deploy.manifest import FORMAT, MANIFEST, VERSION, is_export, manifest_files, sha256_file
 from seqattn.deploy.translator import ExportedTranslator
 from seqattn.errors import SeqattnError
 from seqattn.export.graphs import export_graphs
+from seqattn.export.quantize import quantize_graphs
 from seqattn.export.verify import disagreement
 from seqattn.lock import WriterLock
 from seqattn.model.seq2seq import Seq2Seq
@@ -64,7 +66,8 @@ def check_sources(cfg: Config, subwords: Subwords, limit: int = VERIFY_SENTENCES
     return [list(map(int, s)) for s in ids + made_up]
 
 
-def _manifest(cfg: Config, model: Seq2Seq, subwords: Subwords, graphs: dict, weights: Path) -> dict[str, Any]:
+def _manifest(cfg: Config, model: Seq2Seq, subwords: Subwords, graphs: dict, weights: Path,
+              quantize: str | None) -> dict[str, Any]:
     import onnxruntime
     import torch
 
@@ -73,8 +76,9 @@ def _manifest(cfg: Config, model: Seq2Seq, subwords: Subwords, graphs: dict, wei
         "format": FORMAT, "version": VERSION, "seqattn": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "opset": graphs.pop("opset"), "onnxruntime": onnxruntime.__version__, "torch": torch.__version__,
+        "quantization": quantize,
         "special_ids": {"pad": PAD_ID, "unk": UNK_ID, "sos": SOS_ID, "eos": EOS_ID},
-        "decode": cfg.decode.model_dump(mode="json"),
+        "config": cfg.model_dump(mode="json"),  # (the run's config: decoding defaults, names, languages)
         "model": {"encoder": m.encoder.model_dump(mode="json"), "decoder": m.decoder.model_dump(mode="json"),
                   "attention": m.attention.type, "src_vocab": subwords.src_vocab_size,
                   "tgt_vocab": subwords.tgt_vocab_size, "parameters": model.num_parameters()},
@@ -84,15 +88,19 @@ def _manifest(cfg: Config, model: Seq2Seq, subwords: Subwords, graphs: dict, wei
     }
 
 
-def export_run(run_dir: str | Path, out: str | Path) -> dict[str, Any]:
-    """Export the run at `run_dir` (its best weights, fp32) to the new folder `out`; returns
-    the manifest written. Nothing is left at `out` unless the graphs agree with the model."""
+def export_run(run_dir: str | Path, out: str | Path, quantize: str | None = None) -> dict[str, Any]:
+    """Export the run at `run_dir` (its best weights, fp32; int8 graphs with `quantize='int8'`)
+    to the new folder `out`; returns the manifest written. Nothing is left at `out` unless the
+    graphs agree with the model."""
     for needed in ("onnx", "onnxruntime"):
         try:
             __import__(needed)
         except ImportError:
             raise SeqattnError(f"seqattn export needs {needed}, which is not installed: "
                                "pip install onnx onnxruntime") from None
+    if is_export(run_dir):
+        raise SeqattnError(f"{run_dir} is an exported model, not a run directory: export the run it was "
+                           "exported from")
     run, out = RunDir.open(run_dir), Path(out)
     cfg = run.read_config()
     subwords = Subwords.load(run.path)
@@ -111,13 +119,16 @@ def export_run(run_dir: str | Path, out: str | Path) -> dict[str, Any]:
         try:
             tmp.mkdir()
             graphs = export_graphs(model, tmp)
+            if quantize:
+                quantize_graphs(tmp, [graphs["encoder"], graphs["step"]])
             for path in vocab_files(run.path):
                 shutil.copyfile(path, tmp / path.name)
-            manifest = _manifest(cfg, model, subwords, graphs, run.weights)
+            manifest = _manifest(cfg, model, subwords, graphs, run.weights, quantize)
             manifest["files"] = manifest_files(tmp)
             atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False))
             exported = ExportedTranslator.load(tmp, threads=1)  # (checked as a reader checks it)
-            problem = disagreement(model, exported.stepper, check_sources(cfg, subwords), cfg.decode)
+            problem = disagreement(model, exported.stepper, check_sources(cfg, subwords), cfg.decode,
+                                   quantize)
             if problem:
                 raise SeqattnError(f"{run.path}: the exported graphs disagree with the PyTorch model "
                                    f"({problem}); nothing was written")
