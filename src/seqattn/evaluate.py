@@ -1,24 +1,30 @@
 """Evaluating a run: decode a split and score it (scoring.py), its teacher-forced perplexity,
 and both for a pair of files. `score_split` is the one way a split is decoded and scored:
-`seqattn evaluate` and training's validation and test scores both go through it."""
+`seqattn evaluate` and training's validation and test scores both go through it.
+
+Either translator evaluates: a run directory's (`seqattn.translator`) or an exported model's
+(`seqattn.deploy`). torch is imported only for the first, so evaluating an exported model runs
+where torch is not installed.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Union
 
-import torch
-
-from seqattn.data.batching import make_batch
 from seqattn.data.corpus import read_lines
-from seqattn.data.subword import PAD_ID
+from seqattn.deploy import ExportedTranslator
 from seqattn.errors import SeqattnError
-from seqattn.model.loss import sequence_cross_entropy
-from seqattn.model.seq2seq import Seq2Seq
-from seqattn.precision import Precision
 from seqattn.scoring import Scores, group_references, score_texts
-from seqattn.translator import Translator
+
+if TYPE_CHECKING:
+    from seqattn.model.seq2seq import Seq2Seq
+    from seqattn.precision import Precision
+    from seqattn.translator import Translator
+
+AnyTranslator = Union["Translator", ExportedTranslator]  # (what `translate` and `score` are asked of)
 
 
 @dataclass
@@ -31,7 +37,7 @@ class Decoded:
     outputs: list[str]
 
 
-def score_split(translator: Translator, sources: Sequence[str], references: Sequence[str],
+def score_split(translator: AnyTranslator, sources: Sequence[str], references: Sequence[str],
                 metrics: Sequence[str], beam: int | None = None,
                 group: bool = False) -> tuple[Scores, Decoded]:
     """Decode `sources` (line-aligned with `references`) and score the outputs with `metrics`.
@@ -47,18 +53,24 @@ def score_split(translator: Translator, sources: Sequence[str], references: Sequ
     return score_texts(outputs, refs, metrics), Decoded(unique, refs, outputs)
 
 
-@torch.no_grad()
 def perplexity(model: Seq2Seq, src_ids: Sequence[Sequence[int]], tgt_ids: Sequence[Sequence[int]],
                batch_size: int = 64, precision: Precision | None = None) -> tuple[float, float]:
     """Teacher-forced NLL per target token and its exponent (perplexity); `precision` gives
     the autocast (default: fp32)."""
+    import torch
+
+    from seqattn.data.batching import make_batch
+    from seqattn.data.subword import PAD_ID
+    from seqattn.model.loss import sequence_cross_entropy
+    from seqattn.precision import Precision
+
     device = next(model.parameters()).device
     precision = precision or Precision("fp32", device)
     order = sorted(range(len(src_ids)), key=lambda i: len(src_ids[i]))
     was_training = model.training
     model.eval()
     total, tokens = 0.0, 0
-    with precision.autocast():
+    with precision.autocast(), torch.no_grad():
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             b = make_batch([src_ids[i] for i in idx], [tgt_ids[i] for i in idx], idx).to(device)
@@ -71,7 +83,17 @@ def perplexity(model: Seq2Seq, src_ids: Sequence[Sequence[int]], tgt_ids: Sequen
     return loss, math.exp(min(loss, 50.0))
 
 
-def evaluate_files(translator: Translator, src_file: str, ref_file: str, beam: int | None = None,
+def forced_perplexity(translator: ExportedTranslator, src_ids: Sequence[Sequence[int]],
+                      tgt_ids: Sequence[Sequence[int]]) -> tuple[float, float]:
+    """`perplexity` for an exported model: from its forced decoding, the same numbers (forced
+    decoding is teacher forcing one step at a time; no dropout at inference)."""
+    forced = translator.forced_ids(src_ids, tgt_ids)
+    tokens = sum(len(f.logprobs) for f in forced)
+    loss = -sum(float(sum(f.logprobs)) for f in forced) / max(tokens, 1)
+    return loss, math.exp(min(loss, 50.0))
+
+
+def evaluate_files(translator: AnyTranslator, src_file: str, ref_file: str, beam: int | None = None,
                    metrics: Sequence[str] | None = None,
                    group: bool | None = None) -> tuple[Scores, list[str]]:
     """Translate `src_file` and score it against `ref_file` (line-aligned, plain or .gz) with
@@ -96,8 +118,10 @@ def evaluate_files(translator: Translator, src_file: str, ref_file: str, beam: i
     src_ids = sub.encode_src([sources[i] for i in keep])
     tgt_ids = sub.encode_tgt([references[i] for i in keep])
     keep = [k for k in range(len(keep)) if src_ids[k] and tgt_ids[k]]
-    if keep:
-        scores.loss, scores.ppl = perplexity(translator.model, [src_ids[k] for k in keep],
-                                             [tgt_ids[k] for k in keep], cfg.decode.batch_size,
+    pairs = [src_ids[k] for k in keep], [tgt_ids[k] for k in keep]
+    if keep and isinstance(translator, ExportedTranslator):
+        scores.loss, scores.ppl = forced_perplexity(translator, *pairs)
+    elif keep:
+        scores.loss, scores.ppl = perplexity(translator.model, *pairs, cfg.decode.batch_size,
                                              translator.policy)
     return scores, outputs

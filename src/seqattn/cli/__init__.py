@@ -36,6 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def needs_torch(verb: str) -> str:
+    """The one line for a verb that needs PyTorch where it is not installed."""
+    line = f"seqattn {verb} needs PyTorch, which is not installed here: pip install torch"
+    if verb in ("translate", "evaluate", "score"):
+        line += " (a folder written by seqattn export runs without it)"
+    return line
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
@@ -51,6 +59,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         print(f"seqattn: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] != "torch":
+            raise
+        if args.debug:
+            traceback.print_exc()
+        print(f"seqattn: error: {needs_torch(args.verb)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # (called in-process, without `seqattn.program`'s signal handling)
         print("seqattn: interrupted", file=sys.stderr)

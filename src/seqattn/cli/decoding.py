@@ -1,4 +1,8 @@
-"""The verbs that use trained models: `translate`, `explain`, `evaluate`, `score` and `serve`."""
+"""The verbs that use trained models: `translate`, `explain`, `evaluate`, `score` and `serve`.
+
+Each takes a run directory or a folder written by `seqattn export` (`seqattn.deploy.is_export`
+tells them apart); `translate`, `evaluate` and `score` import torch only for a run directory.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +37,9 @@ def add_parsers(verbs) -> None:
     tr.add_argument("--n-best", type=int, default=1,
                     help="hypotheses per sentence; >1 prints 'LINE<TAB>RANK<TAB>SCORE<TAB>TEXT'")
     tr.add_argument("--batch-size", type=int, help="sentences per batch (default: decode.batch_size)")
+    tr.add_argument("--length-penalty", type=float, metavar="ALPHA",
+                    help="beam scores are log-prob / ((5 + length) / 6)^ALPHA "
+                    "(default: decode.length_penalty)")
     tr.add_argument("--attention-out", metavar="DIR",
                     help="write one attention heatmap per sentence (NNNN.png and NNNN.svg) here")
     add_device_argument(tr)
@@ -73,6 +80,22 @@ def add_parsers(verbs) -> None:
 
 
 
+def _open(a: argparse.Namespace, internals: str | None = None):
+    """The model at `a.run_dir`: a run directory's Translator, or an exported folder's
+    ExportedTranslator (refused with `internals`, what the verb needs that only a run has)."""
+    from seqattn.deploy.manifest import is_export
+
+    if is_export(a.run_dir):
+        from seqattn.deploy.translator import NO_INTERNALS, ExportedTranslator
+
+        if internals:
+            raise SeqattnError(f"{a.run_dir}: {NO_INTERNALS.format(what=internals)}")
+        return ExportedTranslator.load(a.run_dir, device=a.device, precision=a.precision, quantize=a.quantize)
+    from seqattn.translator import Translator
+
+    return Translator.load(a.run_dir, device=a.device, precision=a.precision, quantize=a.quantize)
+
+
 def _metric_list(text: str | None) -> list[str] | None:
     """`--metrics bleu,chrf`: checked names, in order, each once (None: the run's own)."""
     from seqattn.scoring import METRICS
@@ -100,12 +123,12 @@ def _print_translations(results, n_best: int, first_line: int, out) -> None:
 def _cmd_translate(a: argparse.Namespace) -> int:
     from seqattn.data.corpus import decode_lines, read_lines
     from seqattn.limits import MAX_SOURCE_TOKENS
-    from seqattn.translator import Translator
 
-    translator = Translator.load(a.run_dir, device=a.device, precision=a.precision, quantize=a.quantize)
+    translator = _open(a)
     if a.attention_out and translator.cfg.model.attention.type == "none":
         raise SeqattnError(f"{a.run_dir}: this model has no attention (model.attention.type: none)")
-    kwargs = {"beam": a.beam, "n_best": a.n_best, "batch_size": a.batch_size}
+    kwargs = {"beam": a.beam, "n_best": a.n_best, "batch_size": a.batch_size,
+              "length_penalty": a.length_penalty}
     counter = iter(range(1, 1 << 62))
 
     def emit(results, first_line):
@@ -147,11 +170,10 @@ def _cmd_translate(a: argparse.Namespace) -> int:
 
 
 def _cmd_explain(a: argparse.Namespace) -> int:
+    translator = _open(a, internals="explain")
     from seqattn.explain import explain, format_markdown, format_text
-    from seqattn.translator import Translator
 
-    ex = explain(Translator.load(a.run_dir, device=a.device, precision=a.precision, quantize=a.quantize),
-                 a.sentence)
+    ex = explain(translator, a.sentence)
     print(format_markdown(ex) if a.format == "md" else format_text(ex))
     return 0
 
@@ -174,7 +196,6 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
     from seqattn.atomic import atomic_write_text
     from seqattn.evaluate import evaluate_files
     from seqattn.scoring import LABELS
-    from seqattn.translator import Translator
 
     if a.output:
         for flag, given in (("--src", a.src), ("--ref", a.ref)):
@@ -182,7 +203,7 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
                 raise SeqattnError(f"--output {a.output} is the {flag} file; give another path "
                                    "(seqattn never writes over its input)")
     metrics = _metric_list(a.metrics)
-    translator = Translator.load(a.run_dir, device=a.device, precision=a.precision, quantize=a.quantize)
+    translator = _open(a)
     scores, outputs = evaluate_files(translator, a.src, a.ref, a.beam, metrics, a.group_references)
     beam = a.beam or translator.cfg.decode.beam
     for metric, value in scores.values.items():
@@ -197,7 +218,6 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
 
 def _cmd_score(a: argparse.Namespace) -> int:
     from seqattn.data.corpus import read_lines
-    from seqattn.translator import Translator
 
     sources, targets = read_lines(a.src), read_lines(a.tgt)
     if len(sources) != len(targets):
@@ -208,7 +228,7 @@ def _cmd_score(a: argparse.Namespace) -> int:
             raise SeqattnError(f"{a.tgt}:{number}: empty target (nothing to score)")
         if not src.split():
             raise SeqattnError(f"{a.src}:{number}: empty source")
-    translator = Translator.load(a.run_dir, device=a.device, precision=a.precision, quantize=a.quantize)
+    translator = _open(a)
     step = 1024  # lines per call: memory stays bounded on long files
     for start in range(0, len(sources), step):
         for r in translator.score(sources[start : start + step], targets[start : start + step]):

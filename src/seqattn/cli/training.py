@@ -81,6 +81,11 @@ def _cmd_train(a: argparse.Namespace) -> int:
     if a.resume:
         if config or a.out:
             raise SeqattnError("--resume continues a run with its own config; drop CONFIG/--out")
+        from seqattn.deploy.manifest import is_export
+
+        if is_export(a.resume):
+            raise SeqattnError(f"{a.resume} is an exported model, not a run directory: training resumes "
+                               "from the run it was exported from")
         run = RunDir.open(a.resume)
         run_dir, cfg = run.path, run.read_config(overrides)
     else:
