@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from seqattn.deploy.translator import NO_INTERNALS
 from seqattn.errors import SeqattnError
 from seqattn.limits import MAX_BEAM
 from seqattn.serve.assets import STATIC_DIR, PageFiles, add_docs_and_icon
@@ -90,6 +91,8 @@ def check_request(req: TranslateRequest, slots: Mapping[str, ModelSlot], opts: S
     if req.attention and slot.info.architecture.attention == "none":
         raise ApiError(422, f"model '{slot.name}' has no attention (model.attention.type: none): "
                        "ask without \"attention\", or choose a model with attention")
+    if req.tree and slot.info.exported:
+        raise ApiError(422, f"model '{slot.name}': {NO_INTERNALS.format(what='beam trees')}")
     if req.tree and len(req.texts) > MAX_TREE_TEXTS:
         raise ApiError(422, f"a search tree is returned for at most {MAX_TREE_TEXTS} texts per request "
                        f"(got {len(req.texts)})")

@@ -15,6 +15,7 @@ import numpy as np
 
 from seqattn.config import Config, CorpusSpec
 from seqattn.data.corpus import resolve_path
+from seqattn.deploy import ExportedTranslator, is_export
 from seqattn.errors import SeqattnError
 from seqattn.limits import max_output_length
 from seqattn.serve.batcher import Batcher, Job
@@ -37,16 +38,20 @@ def unique_names(names: Sequence[str]) -> list[str]:
     return out
 
 
+Served = Translator | ExportedTranslator  # a run directory's model, or an exported one
+
+
 def load_translators(run_dirs: Sequence[str | Path], device: str = "auto", precision: str = "fp32",
-                     quantize: str | None = None) -> dict[str, Translator]:
-    """Load each run directory; a model is named after its directory's basename."""
+                     quantize: str | None = None) -> dict[str, Served]:
+    """Load each run directory or exported folder; a model is named after its folder's basename."""
     paths = [Path(p) for p in run_dirs]
     names = unique_names([p.resolve().name for p in paths])
-    return {name: Translator.load(path, device=device, precision=precision, quantize=quantize)
+    return {name: (ExportedTranslator if is_export(path) else Translator).load(
+                path, device=device, precision=precision, quantize=quantize)
             for name, path in zip(names, paths)}
 
 
-def name_translators(models: Mapping[str, Translator] | Sequence[Translator]) -> dict[str, Translator]:
+def name_translators(models: Mapping[str, Served] | Sequence[Served]) -> dict[str, Served]:
     """Accept {name: translator} as given, or a list named by each run's config name."""
     if isinstance(models, Mapping):
         return dict(models)
@@ -59,12 +64,12 @@ MAX_EXAMPLES = 6
 MAX_EXAMPLE_CHARS = 200
 
 
-def model_examples(cfg: Config, n: int = MAX_EXAMPLES) -> list[str]:
-    """Example inputs for the page: the run's `train.samples`, else the first short lines of
-    its dev set's source side when that file can be read; else none."""
+def model_examples(cfg: Config, n: int = MAX_EXAMPLES, read_files: bool = True) -> list[str]:
+    """Example inputs for the page: the run's `train.samples`, else (`read_files`) the first short
+    lines of its dev set's source side when that file can be read; else none."""
     if cfg.train.samples:
         return [s for s in cfg.train.samples if s.strip()][:n]
-    return _first_lines(cfg.data.dev, n) if cfg.data.dev is not None else []
+    return _first_lines(cfg.data.dev, n) if cfg.data.dev is not None and read_files else []
 
 
 def _first_lines(spec: CorpusSpec, n: int, block: int = 1 << 16) -> list[str]:
@@ -93,9 +98,18 @@ def _first_lines(spec: CorpusSpec, n: int, block: int = 1 << 16) -> list[str]:
     return found
 
 
-def model_info(name: str, translator: Translator) -> ModelInfo:
+def model_info(name: str, translator: Served) -> ModelInfo:
+    """How GET /v1/models describes a model. An exported model's parameters are counted by its
+    manifest, its device says it is exported, and its examples are its config's samples only (a
+    shipped manifest names its dev file on the machine it was exported on: not read here)."""
     cfg = translator.cfg
     enc, dec = cfg.model.encoder, cfg.model.decoder
+    exported = isinstance(translator, ExportedTranslator)
+    if isinstance(translator, ExportedTranslator):  # (the same test, spelled so a type checker follows)
+        parameters = int(translator.manifest["model"]["parameters"])
+        device = f"cpu, exported (ONNX Runtime, {translator.weights_label})"
+    else:
+        parameters, device = sum(p.numel() for p in translator.model.parameters()), str(translator.device)
     return ModelInfo(
         name=name,
         src_lang=cfg.data.src_lang,
@@ -103,16 +117,17 @@ def model_info(name: str, translator: Translator) -> ModelInfo:
         src_vocab_size=translator.subwords.src_vocab_size,
         tgt_vocab_size=translator.subwords.tgt_vocab_size,
         default_beam=cfg.decode.beam,
-        device=str(translator.device),
+        device=device,
+        exported=exported,
         architecture=Architecture(
             encoder=EncoderInfo(rnn=enc.rnn, hidden_size=enc.hidden_size, layers=enc.layers,
                                 bidirectional=enc.bidirectional),
             decoder=DecoderInfo(rnn=dec.rnn, hidden_size=dec.hidden_size, layers=dec.layers,
                                 input_feeding=dec.input_feeding),
             attention=cfg.model.attention.type,
-            parameters=sum(p.numel() for p in translator.model.parameters()),
+            parameters=parameters,
         ),
-        examples=model_examples(cfg),
+        examples=model_examples(cfg, read_files=not exported),
     )
 
 
@@ -161,7 +176,7 @@ class ModelSlot:
     heavy-work threshold, so a few large requests cannot hold up everyone else."""
 
     name: str
-    translator: Translator
+    translator: Served
     info: ModelInfo
     batcher: Batcher = field(init=False)
     heavy: Batcher = field(init=False)
@@ -207,7 +222,7 @@ class ModelSlot:
         return bodies
 
 
-def make_slots(translators: Mapping[str, Translator], batcher_options: dict,
+def make_slots(translators: Mapping[str, Served], batcher_options: dict,
                heavy_options: dict | None = None) -> dict[str, ModelSlot]:
     slots = {}
     for name, translator in translators.items():

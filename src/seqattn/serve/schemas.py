@@ -108,6 +108,9 @@ class ModelInfo(BaseModel):
     tgt_vocab_size: int
     default_beam: int
     device: str
+    exported: bool = Field(False, description="Loaded from a folder written by `seqattn export` (ONNX "
+                           "Runtime): it translates and scores, but offers no step-by-step internals "
+                           "(/v1/explain, beam trees, training's pictures).")
     architecture: Architecture
     examples: list[str] = Field(
         default_factory=list, description="Example inputs in the model's source language: the run's "

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from fastapi import FastAPI
 
+from seqattn.deploy.translator import NO_INTERNALS
 from seqattn.errors import SeqattnError
 from seqattn.explain import MAX_EXPLAIN_SUBWORDS, Explanation, explain
 from seqattn.serve.registry import ModelSlot
@@ -63,6 +64,8 @@ def add_studio_routes(app: FastAPI, slots: Mapping[str, ModelSlot], errors: dict
         combined state and the five most probable next tokens."""
         check_text("text", req.text)
         slot = pick(req.model)
+        if slot.info.exported:
+            raise api_error(422, f"model '{slot.name}': {NO_INTERNALS.format(what='explain')}")
         try:
             ex = await slot.batcher.call(lambda: explain(slot.translator, req.text))  # (its own weights)
         except SeqattnError as exc:  # (too long)

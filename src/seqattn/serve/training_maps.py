@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
+from seqattn.deploy.translator import NO_INTERNALS
 from seqattn.rundir import RunDir, attention_map_index, attention_step
 from seqattn.serve.registry import ModelSlot
 from seqattn.serve.schemas import ErrorBody
@@ -37,7 +38,8 @@ class TrainingMaps(BaseModel):
     model: str
     steps: list[TrainingStep] = Field(description="Validations with heatmaps, oldest first; empty "
                                       "when the model was not loaded from a run directory or the run "
-                                      "drew none (train.heatmaps: 0, or no attention).")
+                                      "drew none (train.heatmaps: 0, or no attention). An exported "
+                                      "model answers 404: it has no training pictures.")
 
 
 def run_dir_of(slot: ModelSlot) -> Path | None:
@@ -107,6 +109,8 @@ def add_training_map_routes(app: FastAPI, slots: Mapping[str, ModelSlot],
         """The heatmaps of a few dev sentences that training wrote at each validation
         (`RUN_DIR/attention/step_N/devK.png`), to watch the alignment emerge step by step."""
         slot = pick(name)
+        if slot.info.exported:
+            raise api_error(404, f"model '{slot.name}': {NO_INTERNALS.format(what='training in pictures')}")
         return {"model": slot.name, "steps": list_steps(slot.name, attention_root(slot))}
 
     @app.get("/v1/models/{name}/attention/{step}/{file}", response_class=FileResponse,
