@@ -42,6 +42,7 @@ class Case:
     stdin: bytes | None = None
     resumes: str | None = None  # run (in the world) whose train.log may record the failed attempt
     bf16: Bf16Support | None = None  # what the precision probe finds on this imagined machine
+    onnxruntime: str | None = None  # the ONNX Runtime version this imagined machine has installed
 
 
 NO_BF16 = Bf16Support(trains=False, decodes=False, native=False,
@@ -123,6 +124,14 @@ def _set(path: str, value) -> Callable[[dict, Path], None]:
             node = node.setdefault(key, {})
         node[last] = value
     return change
+
+
+def _exported(w: Path) -> None:
+    """{w}/exported: the trained run exported (once; later cases reuse it)."""
+    from seqattn.export import export_run
+
+    if not (w / "exported").is_dir():
+        export_run(w / "run", w / "exported")
 
 
 def _mismatched_config(run: Path) -> None:
@@ -401,6 +410,12 @@ CASES = [
          lambda w: ((w / "busy").mkdir(exist_ok=True), (w / "busy" / "x").write_text("x"))),
     Case("export-not-a-run", ["export", "{w}/data", "--out", "{w}/shipped"],
          "data: not a seqattn run directory (no config.yaml)"),
+    Case("export-given-to-resume", ["train", "--resume", "{w}/exported"],
+         "exported is an exported model, not a run directory: training resumes from the run it was "
+         "exported from", _exported),
+    Case("export-onnx-runtime-too-old", ["translate", "{w}/exported", "--input", "{w}/data/dev.src"],
+         "exported: exported with ONNX opset 17, which ONNX Runtime 1.11.0 cannot run (opset 17 needs 1.12 "
+         "or newer): pip install --upgrade onnxruntime", _exported, onnxruntime="1.11.0"),
     Case("resume-config-does-not-match-weights", ["train", "--resume", "{w}/mismatch2"],
          "cannot resume: ", _run_copy("mismatch2", _mismatched_config), resumes="mismatch2"),
     Case("resume-all-checkpoints-corrupt", ["train", "--resume", "{w}/corrupt"],
@@ -451,6 +466,8 @@ def test_bad_input_gets_one_clear_line(case, world, capsys, monkeypatch):
         case.setup(world)
     if case.bf16 is not None:
         monkeypatch.setattr(precision, "probe_bf16", lambda device: case.bf16)
+    if case.onnxruntime is not None:
+        monkeypatch.setattr("onnxruntime.__version__", case.onnxruntime)
     argv = [a.replace("{w}", str(world)) for a in case.argv]
     log = world / case.resumes / "train.log" if case.resumes else None
     old_log = log.read_text() if log else ""

@@ -63,11 +63,12 @@ def test_load_returns_the_exported_translator(exported):
     translator = seqattn.load(str(exported))
     assert isinstance(translator, ExportedTranslator)
     assert translator.translate(["alpha"])[0].hypotheses
-    with pytest.raises(SeqattnError, match="does not offer beam trees"):
+    with pytest.raises(SeqattnError, match=r"does not offer step-by-step internals \(beam trees\)"):
         translator.translate(["alpha"], tree=True)
     with pytest.raises(SeqattnError, match="beam must be between 1 and 64"):
         translator.translate(["alpha"], beam=65)
-    with pytest.raises(SeqattnError, match="decodes in fp32 on the CPU"):
+    with pytest.raises(SeqattnError, match=r"decodes on the CPU with ONNX Runtime, with the weights it was "
+                       r"exported with \(fp32\)"):
         seqattn.load(str(exported), quantize="int8")
 
 
@@ -133,7 +134,7 @@ def test_export_refuses_and_leaves_nothing(exported, tmp_path, monkeypatch, caps
     assert main(["export", str(run), "--out", str(tmp_path / "busy")]) == 2
     assert "busy: already exists and is not empty" in capsys.readouterr().err
     assert main(["export", str(exported), "--out", str(tmp_path / "out")]) == 2  # (an export is no run)
-    assert "not a seqattn run directory (no config.yaml)" in capsys.readouterr().err
+    assert "is an exported model, not a run directory: export the run" in capsys.readouterr().err
     before = sorted(p.name for p in tmp_path.iterdir())
     monkeypatch.setattr("seqattn.export.disagreement", lambda *a: "sentence 1, output 1: made up by the test")
     assert main(["export", str(run), "--out", str(tmp_path / "out")]) == 2
@@ -144,4 +145,5 @@ def test_export_refuses_and_leaves_nothing(exported, tmp_path, monkeypatch, caps
 
 def test_an_exported_folder_is_not_a_run_to_resume(exported, capsys):
     assert main(["train", "--resume", str(exported)]) == 2
-    assert "not a seqattn run directory" in capsys.readouterr().err
+    assert (f"{exported} is an exported model, not a run directory: training resumes from the run it was "
+            "exported from") in capsys.readouterr().err
