@@ -64,17 +64,17 @@ NO_TORCH_CLI = textwrap.dedent("""
 
 def test_translate_evaluate_and_score_run_where_torch_cannot_be_imported(exported, trained_run, files):
     """`python -m seqattn VERB DIR` with torch blocked: translate, evaluate and score answer as in
-    a process with torch (and import none of it); a verb given a run directory says in one line
-    that it needs PyTorch."""
+    a process with torch (and import none of it); translate given a run directory, and serve,
+    say in one line that they need PyTorch."""
     d, src, ref = str(exported), str(files["src"]), str(files["ref"])
     commands = [["translate", d, "--input", src, "--beam", "3", "--n-best", "2", "--length-penalty", "0.5"],
                 ["evaluate", d, "--src", src, "--ref", ref, "--metrics", "bleu,chrf,wer"],
                 ["score", d, "--src", src, "--tgt", ref, "--tokens"],
-                ["translate", str(trained_run), "--input", src]]
+                ["translate", str(trained_run), "--input", src], ["serve", d, "--port", "0"]]
     proc = subprocess.run([sys.executable, "-c", NO_TORCH_CLI, json.dumps(commands)], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    translated, evaluated, scored, needs_torch = json.loads(proc.stdout)
+    translated, evaluated, scored, needs_torch, serve = json.loads(proc.stdout)
     for r in (translated, evaluated, scored):
         assert r["code"] in (0, None) and r["torch"] == [], r
     lines = files["src"].read_text().splitlines()
@@ -87,6 +87,8 @@ def test_translate_evaluate_and_score_run_where_torch_cannot_be_imported(exporte
     assert needs_torch["code"] == 2 and needs_torch["err"].strip().splitlines() == [
         "seqattn: error: seqattn translate needs PyTorch, which is not installed here: pip install torch "
         "(a folder written by seqattn export runs without it)"]
+    assert serve["code"] == 2 and serve["err"].strip().splitlines() == [
+        "seqattn: error: seqattn serve needs PyTorch, which is not installed here: pip install torch"]
 
 
 def test_cli_outputs_equal_the_library_and_the_run(exported, trained_run, files, capsys, tmp_path):

@@ -34,6 +34,8 @@ def run_from_args(a: argparse.Namespace) -> int:
     try:
         from seqattn.serve.app import run_server
     except ImportError as exc:
+        if (exc.name or "").split(".")[0] == "torch":
+            raise  # (the command line says in one line that serve needs PyTorch)
         raise SeqattnError(f"serving needs FastAPI and uvicorn ({exc}); install them with "
                            "pip install fastapi uvicorn") from None
     return run_server(a.run_dirs, options, device=a.device, precision=a.precision, quantize=a.quantize)
