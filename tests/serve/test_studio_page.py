@@ -3,13 +3,12 @@ step through 저는 AI를 좋아합니다 with the keyboard (the weights shown e
 "why not I like AI.?" (the log-probabilities shown equal /v1/score's), the beam tree for beam
 5, two models side by side, training in pictures, and axe-core on every view.
 
-With SEQATTN_SCREENSHOTS=1 the views are saved to docs/images/ (for README and SERVING.md);
-otherwise to pytest's tmp_path.
+Screenshots of the views go to pytest's tmp_path; the pictures in the docs come from real runs,
+made by scripts/make_pictures.py (docs/DEVELOPING.md).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -24,7 +23,6 @@ from tests.serve.conftest import serve_app  # noqa: E402
 
 HANGUL = "저는 AI를 좋아합니다"
 LONG = "그녀는 음악을 원합니다 우리는 커피를 싫어합니다 친구는 고양이를 좋아합니다 저는 책을 원합니다"
-DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
 if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium fonts-noto-cjk)",
@@ -66,10 +64,7 @@ def page(browser, studio_server):
 
 @pytest.fixture
 def shots(tmp_path):
-    """Where screenshots go: docs/images/ when SEQATTN_SCREENSHOTS=1, else tmp_path."""
-    if os.environ.get("SEQATTN_SCREENSHOTS") == "1":
-        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-        return DOCS_IMAGES
+    """Where screenshots go (the docs' pictures are made by scripts/make_pictures.py)."""
     return tmp_path
 
 
