@@ -11,7 +11,7 @@ import numpy as np
 from seqattn.data.subword import EOS_ID, UNK_ID, Subwords
 from seqattn.errors import SeqattnError
 from seqattn.hypotheses import Forced, Hypothesis, TreeNode, length_penalty
-from seqattn.limits import MAX_OUTPUT_TOKENS, MAX_SOURCE_TOKENS
+from seqattn.limits import MAX_OUTPUT_TOKENS, MAX_SOURCE_TOKENS, check_decoding
 
 
 @dataclass
@@ -50,6 +50,22 @@ class ForcedScore:
         from seqattn.notebook import forced_html
 
         return forced_html(self)
+
+
+def translate_inputs(subwords: Subwords, decode, texts: Sequence[str], beam: int | None, n_best: int | None,
+                     batch_size: int | None, length_penalty: float | None
+                     ) -> tuple[int, int, list[list[int]], list[bool]]:
+    """What every translator does before decoding: defaults from the run's `decode` settings,
+    the limits checked, the texts encoded and cut at MAX_SOURCE_TOKENS. Returns beam, n_best,
+    the source ids and which inputs were cut."""
+    if isinstance(texts, str):
+        raise SeqattnError("translate() takes a list of sentences, not one string")
+    beam = decode.beam if beam is None else beam
+    n_best = decode.n_best if n_best is None else n_best
+    check_decoding(beam, n_best, batch_size, length_penalty)
+    src_ids = subwords.encode_src([" ".join(t.split()) for t in texts])
+    truncated = [len(s) > MAX_SOURCE_TOKENS for s in src_ids]
+    return beam, n_best, [s[:MAX_SOURCE_TOKENS] for s in src_ids], truncated
 
 
 def forced_inputs(subwords: Subwords, sources: Sequence[str], targets: Sequence[str]

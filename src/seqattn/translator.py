@@ -17,10 +17,17 @@ from seqattn.data.batching import make_batch
 from seqattn.data.subword import UNK_ID, Subwords
 from seqattn.decoding_copy import check_quantize, decoding_copy
 from seqattn.errors import SeqattnError
-from seqattn.limits import MAX_SOURCE_TOKENS, check_decoding
 from seqattn.model.seq2seq import Seq2Seq
 from seqattn.precision import Precision, decide
-from seqattn.results import Candidate, ForcedScore, Translation, candidate, forced_inputs, forced_score
+from seqattn.results import (
+    Candidate,
+    ForcedScore,
+    Translation,
+    candidate,
+    forced_inputs,
+    forced_score,
+    translate_inputs,
+)
 from seqattn.rundir import WEIGHTS, RunDir
 from seqattn.runtime import check_fits, resolve_device
 from seqattn.search import (
@@ -155,14 +162,8 @@ class Translator:
         """Translate sentences; returns one Translation per input, in order. `tree=True` also
         records the beam search's candidates of every step (Translation.tree; beam 1 too);
         `on_step` is called before every decoding step (e.g. to yield to other work)."""
-        if isinstance(texts, str):
-            raise SeqattnError("translate() takes a list of sentences, not one string")
-        beam = self.cfg.decode.beam if beam is None else beam
-        n_best = self.cfg.decode.n_best if n_best is None else n_best
-        check_decoding(beam, n_best, batch_size, length_penalty)
-        src_ids = self.subwords.encode_src([" ".join(t.split()) for t in texts])
-        truncated = [len(s) > MAX_SOURCE_TOKENS for s in src_ids]
-        src_ids = [s[:MAX_SOURCE_TOKENS] for s in src_ids]
+        beam, n_best, src_ids, truncated = translate_inputs(
+            self.subwords, self.cfg.decode, texts, beam, n_best, batch_size, length_penalty)
         decoded = self._decode(src_ids, beam, n_best, batch_size, length_penalty, on_step, tree)
         out = []
         for text, ids, (hyps, found_tree), cut in zip(texts, src_ids, decoded, truncated):

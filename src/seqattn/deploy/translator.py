@@ -21,8 +21,7 @@ from seqattn.deploy.manifest import MANIFEST, read_manifest
 from seqattn.deploy.stepper import CallingEachStep, OnnxStepper
 from seqattn.errors import SeqattnError
 from seqattn.hypotheses import Forced, Hypothesis
-from seqattn.limits import MAX_SOURCE_TOKENS, check_decoding
-from seqattn.results import ForcedScore, Translation, candidate, forced_inputs, forced_score
+from seqattn.results import ForcedScore, Translation, candidate, forced_inputs, forced_score, translate_inputs
 
 NO_INTERNALS = ("an exported model does not offer step-by-step internals ({what}); "
                 "serve the run directory for the studio")
@@ -112,16 +111,10 @@ class ExportedTranslator:
                   batch_size: int | None = None, length_penalty: float | None = None,
                   tree: bool = False, on_step: Any = None) -> list[Translation]:
         """Translate sentences; one Translation per input, in order (as `Translator.translate`)."""
-        if isinstance(texts, str):
-            raise SeqattnError("translate() takes a list of sentences, not one string")
-        if tree:
+        if tree and not isinstance(texts, str):
             raise SeqattnError(NO_INTERNALS.format(what="beam trees"))
-        beam = self.cfg.decode.beam if beam is None else beam
-        n_best = self.cfg.decode.n_best if n_best is None else n_best
-        check_decoding(beam, n_best, batch_size, length_penalty)
-        src_ids = self.subwords.encode_src([" ".join(t.split()) for t in texts])
-        truncated = [len(s) > MAX_SOURCE_TOKENS for s in src_ids]
-        src_ids = [s[:MAX_SOURCE_TOKENS] for s in src_ids]
+        beam, n_best, src_ids, truncated = translate_inputs(
+            self.subwords, self.cfg.decode, texts, beam, n_best, batch_size, length_penalty)
         decoded = self.decode_ids(src_ids, beam, n_best, batch_size, length_penalty, on_step) if texts else []
         return [Translation(text, self.subwords.src_pieces(ids) + ["</s>"],
                             [candidate(h, self.subwords) for h in hyps], cut, ids.count(UNK_ID))
