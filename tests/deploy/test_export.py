@@ -26,6 +26,9 @@ VARIANTS = {  # id: (vocabulary, model_config arguments)
                                            bidirectional=False)),
     "gru-encoder-lstm-decoder": ("char", dict(rnn="gru", dec_rnn="lstm", attention="additive")),
     "lstm-2-to-1-layers": ("char", dict(rnn="lstm", attention="scaled_dot", layers=2, dec_layers=1)),
+    # dropout is off when decoding: the export must leave the model it checks against in eval mode
+    "lstm-2-layers-dropout": ("char", dict(rnn="lstm", attention="general", layers=2, dec_layers=1,
+                                           dropout=0.3)),
 }
 TOLERANCE = 1e-4
 

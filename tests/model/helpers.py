@@ -7,14 +7,14 @@ VARIANTS = ["none", "dot", "general", "additive", "scaled_dot"]
 
 
 def model_config(attention="general", rnn="lstm", input_feeding=False, layers=1, bidirectional=True,
-                 reverse=False, dec_layers=None, dec_rnn=None) -> ModelConfig:
+                 reverse=False, dec_layers=None, dec_rnn=None, dropout=0.0) -> ModelConfig:
     enc_hidden = 12
     dec_hidden = enc_hidden * (2 if bidirectional else 1)
     return ModelConfig.model_validate({
         "encoder": {"rnn": rnn, "emb_size": 10, "hidden_size": enc_hidden, "layers": layers,
-                    "bidirectional": bidirectional, "reverse_source": reverse, "dropout": 0.0},
+                    "bidirectional": bidirectional, "reverse_source": reverse, "dropout": dropout},
         "decoder": {"rnn": dec_rnn or rnn, "emb_size": 10, "hidden_size": dec_hidden,
-                    "layers": dec_layers or layers, "dropout": 0.0,
+                    "layers": dec_layers or layers, "dropout": dropout,
                     "input_feeding": input_feeding and attention != "none"},
         "attention": {"type": attention, "additive_size": 8},
     })

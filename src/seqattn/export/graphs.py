@@ -120,9 +120,10 @@ def export_graphs(model: Seq2Seq, folder: Path) -> dict:
     batch = {0: "batch"}
     with plain(), torch.no_grad(), _quiet():
         src = src.clamp(max=model.encoder.embedding.num_embeddings - 1)
-        encoded = EncoderGraph(model)(src, src_lengths)
+        encoder = EncoderGraph(model).eval()  # (export restores the wrapper's mode on the model)
+        encoded = encoder(src, src_lengths)
         torch.onnx.export(
-            EncoderGraph(model), (src, src_lengths), str(folder / ENCODER), dynamo=False, opset_version=OPSET,
+            encoder, (src, src_lengths), str(folder / ENCODER), dynamo=False, opset_version=OPSET,
             input_names=["src", "src_lengths"], output_names=memory + state,
             dynamic_axes={"src": {0: "batch", 1: "src_len"}, "src_lengths": batch,
                           **{n: {0: "batch", 1: "src_len"} for n in memory},
@@ -133,7 +134,8 @@ def export_graphs(model: Seq2Seq, folder: Path) -> dict:
         tokens = torch.full((src.size(0) * rows,), 4, dtype=torch.long)
         outputs = ["logits", *(f"next_{n}" for n in state), *(["weights"] if attention else [])]
         torch.onnx.export(
-            StepGraph(model), (tokens, *step_state, *(by_name[n] for n in step_memory)), str(folder / STEP),
+            StepGraph(model).eval(), (tokens, *step_state, *(by_name[n] for n in step_memory)),
+            str(folder / STEP),
             dynamo=False, opset_version=OPSET, input_names=["tokens", *state, *step_memory],
             output_names=outputs,
             dynamic_axes={"tokens": {0: "rows"}, **{n: {0: "rows"} for n in state},
