@@ -85,3 +85,24 @@ def test_trained_run_exports_and_decodes_alike(trained_run, tmp_path):
         assert d == 0, f"{d} of {c} differ"
     default = exported.translate(["alpha beta"])  # the run's decoding defaults (decode.beam 3)
     assert default[0].text == torch_path.translate(["alpha beta"])[0].text
+
+
+@pytest.mark.parametrize("quantize", [None, "int8"])
+def test_graphs_of_another_model_are_refused(quantize, tmp_path):
+    """The check refuses graphs that do not compute the model (here: another seed's weights),
+    under the fp32 bounds and under int8's looser ones."""
+    from seqattn.config import DecodeConfig
+    from seqattn.data.subword import Subwords
+    from seqattn.export import check_sources
+    from seqattn.export.verify import disagreement
+    from seqattn.rundir import RunDir
+
+    ours = make_run(tmp_path / "a", "char", seed=0)
+    other = make_run(tmp_path / "b", "char", seed=1)
+    export_run(other, tmp_path / "exported")
+    translator = Translator.load(ours, device="cpu")
+    cfg = RunDir.open(ours).read_config()
+    sources = check_sources(cfg, Subwords.load(ours))
+    stepper = ExportedTranslator.load(tmp_path / "exported", threads=1).stepper
+    problem = disagreement(translator.model, stepper, sources, DecodeConfig(), quantize)
+    assert problem and "differ by" in problem

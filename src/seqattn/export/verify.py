@@ -8,12 +8,12 @@ searches' outputs instead would refuse good graphs over near-ties that float sum
 breaks either way.)
 
 int8 graphs are compared with the fp32 model, not with PyTorch's own int8 copy
-(`decoding_copy`): on the tiny trained test run ONNX Runtime's int8 graphs were 0.0064 from fp32
-at most per token log-probability (attention 0.014) and 0.0062 from PyTorch's int8 copy
-(attention 0.021), which is itself 0.011 from fp32; the two int8 schemes differ (uint8
-activations here, PyTorch's reduced range there), so neither is the closer reference.
-Larger models round more: the int8 bounds leave room for that and still refuse a broken graph,
-whose log-probabilities are off by whole units.
+(`decoding_copy`): the two int8 schemes differ (uint8 activations here, PyTorch's reduced range
+there), so neither is the closer reference. Rounding moves a few uncertain tokens of a trained
+model by a few tenths (on a trained G2P run, 0.34 at most, 0.014 on average over the check
+outputs), so int8 graphs are held to a loose bound per token and a tight one on average: a
+broken graph is off by whole units nearly everywhere. Whether int8 costs quality is measured
+on a test set (`benchmarks/runtime_speed.py`), not here.
 """
 
 from __future__ import annotations
@@ -31,14 +31,15 @@ from seqattn.deploy.translator import pad_sources
 from seqattn.model.seq2seq import Seq2Seq
 from seqattn.search import BeamSearch, GreedySearch, forced_scores
 
-TOLERANCE = {None: (1e-3, 1e-3), "int8": (0.25, 0.1)}  # quantization: (per-token log-probability, attention)
+# quantization: (largest per-token log-probability gap, mean gap over all tokens, attention weight gap)
+TOLERANCE = {None: (1e-3, 1e-3, 1e-3), "int8": (1.0, 0.05, 0.25)}
 VERIFY_BEAM = 5  # (at most: the run's own beam when smaller)
 
 
 def disagreement(model: Seq2Seq, stepper: OnnxStepper, sources: Sequence[Sequence[int]],
                  decode: DecodeConfig, quantize: str | None = None) -> str | None:
     """The first way the graphs disagree with `model` on `sources` (subword ids), or None."""
-    logprob_tolerance, attention_tolerance = TOLERANCE[quantize]
+    logprob_tolerance, mean_tolerance, attention_tolerance = TOLERANCE[quantize]
     src, lengths = pad_sources(sources)
     limits = dict(max_len_a=decode.max_len_a, max_len_b=decode.max_len_b)
     beam = min(decode.beam, VERIFY_BEAM)
@@ -52,6 +53,9 @@ def disagreement(model: Seq2Seq, stepper: OnnxStepper, sources: Sequence[Sequenc
         targets = [h.tokens[:-1] if h.tokens[-1:] == [EOS_ID] else h.tokens for hyps in found for h in hyps]
         mine = forced_scores(model, t_src[rows], t_len[rows], targets)
     theirs = search.forced(stepper, src[rows], lengths[rows], targets, SOS_ID, EOS_ID)
+    gaps = np.concatenate([np.abs(np.subtract(a.logprobs, b.logprobs)) for a, b in zip(mine, theirs)])
+    if gaps.size and not float(gaps.mean()) <= mean_tolerance:
+        return f"log-probabilities differ by {float(gaps.mean()):.2g} on average"
     for n, (row, a, b) in enumerate(zip(rows, mine, theirs)):
         what = f"sentence {row + 1}, output {n - rows.index(row) + 1}"
         gap = float(np.abs(np.subtract(a.logprobs, b.logprobs)).max())
