@@ -15,7 +15,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "seqattn"
 LAYERS = [
     ["seqattn.errors", "seqattn.version", "seqattn.stopping", "seqattn.choices"],  # choices: names users pick
     ["seqattn.safe_yaml", "seqattn.limits", "seqattn.hypotheses"],  # bounded YAML; decoding limits; results
-    ["seqattn.config", "seqattn.atomic", "seqattn.flags", "seqattn.lock"],
+    ["seqattn.config", "seqattn.atomic", "seqattn.flags", "seqattn.lock", "seqattn.recipe"],  # recipes
     ["seqattn.config_doc"],  # docs/CONFIG.md written from the schema
     ["seqattn.rundir", "seqattn.precision", "seqattn.runtime", "seqattn.viz", "seqattn.scoring"],
     ["seqattn.notebook"],  # Jupyter displays, drawn with viz
@@ -25,6 +25,7 @@ LAYERS = [
     ["seqattn.search", "seqattn.weights", "seqattn.decoding_copy", "seqattn.batches"],
     ["seqattn.results"],  # what translating returns
     ["seqattn.translator", "seqattn.deploy"],  # the façade; exported models, run without torch
+    ["seqattn.ensemble"],  # several runs translating as one
     ["seqattn.evaluate", "seqattn.export"],  # export: a run -> ONNX graphs, checked against the model
     ["seqattn.train", "seqattn.explain"],
     ["seqattn.studies", "seqattn.serve"],
@@ -100,7 +101,8 @@ SPELLINGS = [  # (decision, owner, pattern, scope)
     ("the output-length formula", "limits.py", r"max_len_a\s*\*|\*\s*[\w.]*max_len_a\b", ""),
     ("an attention-picture name", "rundir.py", r"""dev\{|dev\(\\d|/\s*["']attention["']""", ""),
 ]
-NAME_LISTS = {"the device names": {"cpu", "cuda"}, "the precision names": {"bf16", "fp16"}}  # choices.py
+NAME_LISTS = {"the device names": {"cpu", "cuda"}, "the precision names": {"bf16", "fp16"},  # choices.py
+              "the ensemble rules": {"mean_logprob", "mean_prob"}}
 LIMIT_VALUES = {64: "MAX_BEAM", 4096: "MAX_BATCH_SENTENCES", 1024: "MAX_OUTPUT_TOKENS"}  # limits.py
 BOUND_KEYWORDS = {"le", "lt", "ge", "gt", "at_most", "at_least", "max", "min"}
 
