@@ -134,6 +134,14 @@ def _exported(w: Path) -> None:
         export_run(w / "run", w / "exported")
 
 
+def _char_run(w: Path) -> None:
+    """{w}/charrun/run: a run whose vocabularies (characters, symbols) differ from {w}/run's."""
+    from tests.deploy.runs import make_run
+
+    if not (w / "charrun").is_dir():
+        make_run(w / "charrun", vocab="char")
+
+
 def _mismatched_config(run: Path) -> None:
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     cfg["model"]["decoder"]["hidden_size"] = 48
@@ -296,6 +304,8 @@ CASES = [
     Case("config-not-a-mapping", ["train", "{w}/list.yaml"], "expected a mapping of sections",
          _text("list.yaml", "- data\n- model\n")),
     Case("config-missing-file", ["train", "{w}/nothere.yaml"], "nothere.yaml: config file not found"),
+    Case("config-unknown-recipe", ["train", "nothere"], "nothere: no such config file, and no recipe of that "
+         "name (recipes: cmudict_g2p, korean_romanization, multi30k_deen, tatoeba_koen)"),
     # ------------------------------------------------------------------ command line
     Case("cli-override-syntax", ["train", "{w}/good.yaml", "=5"],
          "bad override '=5': expected dotted.key=value"),
@@ -347,6 +357,17 @@ CASES = [
     Case("cli-n-best-over-beam", ["translate", "{w}/run", "--beam", "2", "--n-best", "3",
                                   "--input", "{w}/data/dev.src"],
          "n_best must be between 1 and the beam size 2"),
+    Case("cli-ensemble-vocabularies-differ", ["translate", "{w}/run", "{w}/charrun/run", "--input",
+                                              "{w}/data/dev.src"],
+         "charrun/run cannot join an ensemble with ", _char_run),
+    Case("cli-serve-ensemble-vocabularies-differ", ["serve", "--ensemble", "both={w}/run,{w}/charrun/run",
+                                                    "--port", "0"],
+         "charrun/run cannot join an ensemble with ", _char_run),
+    Case("cli-serve-ensemble-syntax", ["serve", "{w}/run", "--ensemble", "nameless", "--port", "0"],
+         "--ensemble takes NAME=RUN1,RUN2 (got 'nameless')"),
+    Case("cli-ensemble-with-exported-folder", ["translate", "{w}/run", "{w}/exported", "--input",
+                                               "{w}/data/dev.src"],
+         "exported is an exported model: an ensemble is made of run directories", _exported),
     Case("cli-attention-out-is-a-file", ["translate", "{w}/run", "--attention-out", "{w}/good.yaml",
                                          "--input", "{w}/data/dev.src"],
          "good.yaml: cannot create folder (a file is in the way)"),

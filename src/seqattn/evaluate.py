@@ -83,10 +83,10 @@ def perplexity(model: Seq2Seq, src_ids: Sequence[Sequence[int]], tgt_ids: Sequen
     return loss, math.exp(min(loss, 50.0))
 
 
-def forced_perplexity(translator: ExportedTranslator, src_ids: Sequence[Sequence[int]],
+def forced_perplexity(translator: AnyTranslator, src_ids: Sequence[Sequence[int]],
                       tgt_ids: Sequence[Sequence[int]]) -> tuple[float, float]:
-    """`perplexity` for an exported model: from its forced decoding, the same numbers (forced
-    decoding is teacher forcing one step at a time; no dropout at inference)."""
+    """`perplexity` for an exported model or an ensemble: from its forced decoding, the same
+    numbers (forced decoding is teacher forcing one step at a time; no dropout at inference)."""
     forced = translator.forced_ids(src_ids, tgt_ids)
     tokens = sum(len(f.logprobs) for f in forced)
     loss = -sum(float(sum(f.logprobs)) for f in forced) / max(tokens, 1)
@@ -119,7 +119,7 @@ def evaluate_files(translator: AnyTranslator, src_file: str, ref_file: str, beam
     tgt_ids = sub.encode_tgt([references[i] for i in keep])
     keep = [k for k in range(len(keep)) if src_ids[k] and tgt_ids[k]]
     pairs = [src_ids[k] for k in keep], [tgt_ids[k] for k in keep]
-    if keep and isinstance(translator, ExportedTranslator):
+    if keep and (isinstance(translator, ExportedTranslator) or translator.model is None):  # (an ensemble)
         scores.loss, scores.ppl = forced_perplexity(translator, *pairs)
     elif keep:
         scores.loss, scores.ppl = perplexity(translator.model, *pairs, cfg.decode.batch_size,

@@ -1,12 +1,12 @@
 """Command-line flags that several verbs share (--device: every verb that runs a model;
---precision and --quantize: translate, evaluate, score and serve; --quantize also export);
-imports nothing heavy."""
+--precision and --quantize: translate, evaluate, score and serve; --quantize also export;
+--ensemble-rule: the verbs that take several runs as one model); imports nothing heavy."""
 
 from __future__ import annotations
 
 import argparse
 
-from seqattn.choices import DEVICES, PRECISIONS, QUANTIZATIONS
+from seqattn.choices import DEFAULT_ENSEMBLE_RULE, DEVICES, ENSEMBLE_RULES, PRECISIONS, QUANTIZATIONS
 
 
 def add_device_argument(p: argparse.ArgumentParser, default: str | None = "auto",
@@ -26,3 +26,12 @@ def add_precision_arguments(p: argparse.ArgumentParser) -> None:
 def add_quantize_argument(p: argparse.ArgumentParser, help: str) -> None:
     """--quantize (the decoding verbs through `add_precision_arguments`, and export)."""
     p.add_argument("--quantize", choices=QUANTIZATIONS, help=help)
+
+
+def add_ensemble_rule_argument(p: argparse.ArgumentParser) -> None:
+    """--ensemble-rule: how the members of an ensemble combine (translate, explain, evaluate,
+    score, serve)."""
+    p.add_argument("--ensemble-rule", choices=ENSEMBLE_RULES, default=DEFAULT_ENSEMBLE_RULE,
+                   help="with several runs, how their next-token distributions combine: mean_logprob "
+                   "(the mean log-probability, renormalised) or mean_prob (the log of the mean "
+                   f"probability); default {DEFAULT_ENSEMBLE_RULE}")

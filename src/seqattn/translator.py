@@ -33,6 +33,7 @@ from seqattn.runtime import check_fits, resolve_device
 from seqattn.search import (
     BeamSearch,
     EachStep,
+    Forced,
     GreedySearch,
     Hypothesis,
     TreeNode,
@@ -179,16 +180,20 @@ class Translator:
         search would give that output, and the attention of each step."""
         alpha = self.cfg.decode.length_penalty if length_penalty_alpha is None else length_penalty_alpha
         src_ids, tgt_ids = forced_inputs(self.subwords, sources, targets)
+        forced = self.forced_ids(src_ids, tgt_ids)
+        return [forced_score(*row, self.subwords, alpha)
+                for row in zip(sources, targets, src_ids, tgt_ids, forced)]
+
+    def forced_ids(self, src_ids: Sequence[Sequence[int]], tgt_ids: Sequence[Sequence[int]]) -> list[Forced]:
+        """Forced decoding of subword-id pairs (no specials) in length-sorted batches, in input order."""
         model = self.decoding_model()
 
-        def work(idx: list[int]) -> list:
+        def work(idx: list[int]) -> list[Forced]:
             with torch.inference_mode():
                 batch = make_batch([src_ids[i] for i in idx], None, idx).to(self.device)
                 return forced_scores(model, batch.src, batch.src_lengths, [tgt_ids[i] for i in idx])
 
-        forced = in_batches([len(s) for s in src_ids], self.cfg.decode.batch_size, work)
-        return [forced_score(*row, self.subwords, alpha)
-                for row in zip(sources, targets, src_ids, tgt_ids, forced)]
+        return in_batches([len(s) for s in src_ids], self.cfg.decode.batch_size, work)
 
     def candidate(self, hyp: Hypothesis) -> Candidate:
         """A search hypothesis as text, score, output subwords and attention."""

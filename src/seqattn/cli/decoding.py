@@ -1,7 +1,8 @@
 """The verbs that use trained models: `translate`, `explain`, `evaluate`, `score` and `serve`.
 
 Each takes a run directory or a folder written by `seqattn export` (`seqattn.deploy.is_export`
-tells them apart); `translate`, `evaluate` and `score` import torch only for a run directory.
+tells them apart), or several run directories, which decode as one ensemble
+(`seqattn.ensemble`); `translate`, `evaluate` and `score` import torch only for a run directory.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ import sys
 from pathlib import Path
 
 from seqattn.errors import SeqattnError
-from seqattn.flags import add_device_argument, add_precision_arguments
+from seqattn.flags import add_device_argument, add_ensemble_rule_argument, add_precision_arguments
 from seqattn.serve.args import add_serve_arguments
+
+RUNS_HELP = ("a run directory (or a folder written by seqattn export); several run directories decode "
+             "as one ensemble (--ensemble-rule)")
 
 
 def add_parsers(verbs) -> None:
@@ -22,16 +26,17 @@ def add_parsers(verbs) -> None:
                           "score beam search would give it (decode.length_penalty), and the number of "
                           "target subwords (EOS included): LOGPROB<TAB>SCORE<TAB>TOKENS. With --tokens, "
                           "each subword's log-probability follows as PIECE=LOGPROB, tab-separated.")
-    sc.add_argument("run_dir", metavar="RUN_DIR")
+    sc.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help=RUNS_HELP)
     sc.add_argument("--src", required=True, metavar="FILE", help="sources (plain or .gz)")
     sc.add_argument("--tgt", required=True, metavar="FILE", help="outputs to score, line-aligned")
     sc.add_argument("--tokens", action="store_true", help="also print each subword's log-probability")
     add_device_argument(sc)
     add_precision_arguments(sc)
+    add_ensemble_rule_argument(sc)
     tr = verbs.add_parser("translate", help="translate text with a trained run",
                           description="Translate stdin (or --input) line by line. Interactive "
                           "when stdin is a terminal.")
-    tr.add_argument("run_dir", metavar="RUN_DIR")
+    tr.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help=RUNS_HELP)
     tr.add_argument("--input", metavar="FILE", help="read sentences from FILE instead of stdin")
     tr.add_argument("--beam", type=int, help="beam size (default: the run's decode.beam; 1 = greedy)")
     tr.add_argument("--n-best", type=int, default=1,
@@ -44,6 +49,7 @@ def add_parsers(verbs) -> None:
                     help="write one attention heatmap per sentence (NNNN.png and NNNN.svg) here")
     add_device_argument(tr)
     add_precision_arguments(tr)
+    add_ensemble_rule_argument(tr)
 
     x = verbs.add_parser("explain", help="walk through one translation step by step",
                          description="Show the model's own numbers for one sentence: subwords, "
@@ -51,16 +57,17 @@ def add_parsers(verbs) -> None:
                          "query, scores, attention weights, attention value, combined state and "
                          "top-5 next tokens (greedy decoding, with the weights translate decodes "
                          "with under the same --precision / --quantize).")
-    x.add_argument("run_dir", metavar="RUN_DIR")
+    x.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help=RUNS_HELP)
     x.add_argument("sentence", metavar="SENTENCE")
     x.add_argument("--format", choices=["text", "md"], default="text",
                    help="plain text (default) or a markdown report with the heatmap embedded")
     add_device_argument(x)
     add_precision_arguments(x)  # (explain walks the weights translate would decode with)
+    add_ensemble_rule_argument(x)
 
     e = verbs.add_parser("evaluate", help="score a run on a test set (BLEU, chrF, WER, PER, CER, ppl)",
                          description="Translate --src and score it against --ref (line-aligned).")
-    e.add_argument("run_dir", metavar="RUN_DIR")
+    e.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help=RUNS_HELP)
     e.add_argument("--src", required=True, metavar="FILE", help="source sentences (plain or .gz)")
     e.add_argument("--ref", required=True, metavar="FILE", help="reference translations")
     e.add_argument("--beam", type=int, help="beam size (default: the run's decode.beam)")
@@ -72,6 +79,7 @@ def add_parsers(verbs) -> None:
                    "(default: the run's eval.group_references)")
     add_device_argument(e)
     add_precision_arguments(e)
+    add_ensemble_rule_argument(e)
     sv = verbs.add_parser("serve", help="serve runs over HTTP: a JSON API and a web page",
                           description="Serve trained runs over HTTP: POST /v1/translate, GET /v1/models, "
                           "GET /healthz, API docs at /docs and a web page at /. Listens on 127.0.0.1 "
@@ -81,19 +89,26 @@ def add_parsers(verbs) -> None:
 
 
 def _open(a: argparse.Namespace, internals: str | None = None):
-    """The model at `a.run_dir`: a run directory's Translator, or an exported folder's
-    ExportedTranslator (refused with `internals`, what the verb needs that only a run has)."""
+    """The model at `a.run_dirs`: a run directory's Translator, an exported folder's
+    ExportedTranslator (refused with `internals`, what the verb needs that only a run has), or
+    several runs' Ensemble."""
     from seqattn.deploy.manifest import is_export
 
-    if is_export(a.run_dir):
+    if len(a.run_dirs) > 1:
+        from seqattn.ensemble import Ensemble
+
+        return Ensemble.load(a.run_dirs, device=a.device, precision=a.precision, quantize=a.quantize,
+                             rule=a.ensemble_rule)
+    run_dir = a.run_dirs[0]
+    if is_export(run_dir):
         from seqattn.deploy.translator import NO_INTERNALS, ExportedTranslator
 
         if internals:
-            raise SeqattnError(f"{a.run_dir}: {NO_INTERNALS.format(what=internals)}")
-        return ExportedTranslator.load(a.run_dir, device=a.device, precision=a.precision, quantize=a.quantize)
+            raise SeqattnError(f"{run_dir}: {NO_INTERNALS.format(what=internals)}")
+        return ExportedTranslator.load(run_dir, device=a.device, precision=a.precision, quantize=a.quantize)
     from seqattn.translator import Translator
 
-    return Translator.load(a.run_dir, device=a.device, precision=a.precision, quantize=a.quantize)
+    return Translator.load(run_dir, device=a.device, precision=a.precision, quantize=a.quantize)
 
 
 def _metric_list(text: str | None) -> list[str] | None:
@@ -108,6 +123,11 @@ def _metric_list(text: str | None) -> list[str] | None:
         raise SeqattnError(f"--metrics: unknown metric '{bad[0] if bad else text}' "
                            f"(choose from {', '.join(METRICS)})")
     return list(dict.fromkeys(names))
+
+
+def _has_attention(translator) -> bool:
+    """Whether the model (any member of an ensemble) has attention."""
+    return any(m.cfg.model.attention.type != "none" for m in getattr(translator, "members", [translator]))
 
 
 def _print_translations(results, n_best: int, first_line: int, out) -> None:
@@ -125,8 +145,8 @@ def _cmd_translate(a: argparse.Namespace) -> int:
     from seqattn.limits import MAX_SOURCE_TOKENS
 
     translator = _open(a)
-    if a.attention_out and translator.cfg.model.attention.type == "none":
-        raise SeqattnError(f"{a.run_dir}: this model has no attention (model.attention.type: none)")
+    if a.attention_out and not _has_attention(translator):
+        raise SeqattnError(f"{a.run_dirs[0]}: this model has no attention (model.attention.type: none)")
     kwargs = {"beam": a.beam, "n_best": a.n_best, "batch_size": a.batch_size,
               "length_penalty": a.length_penalty}
     counter = iter(range(1, 1 << 62))

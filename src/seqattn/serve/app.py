@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from seqattn.choices import DEFAULT_ENSEMBLE_RULE
 from seqattn.deploy.translator import NO_INTERNALS
 from seqattn.errors import SeqattnError
 from seqattn.limits import MAX_BEAM
@@ -106,20 +107,23 @@ def check_request(req: TranslateRequest, slots: Mapping[str, ModelSlot], opts: S
 
 def create_app(models: Sequence[str | Path | Translator] | Mapping[str, Translator],
                options: ServeOptions | None = None, *, device: str = "auto", precision: str = "fp32",
-               quantize: str | None = None, **kwargs: Any) -> FastAPI:
-    """The app serving `models`: run directories, translators, or {name: translator}.
+               quantize: str | None = None, ensemble_rule: str = DEFAULT_ENSEMBLE_RULE,
+               **kwargs: Any) -> FastAPI:
+    """The app serving `models`: run directories, translators (an `Ensemble` among them), or
+    {name: translator}; the `ensembles` option adds run directories served as one model.
 
     Options are a ServeOptions or its fields as keywords. The first model is the default.
     """
     opts = ServeOptions.of(options, **kwargs)
-    if isinstance(models, Mapping):
-        translators = name_translators(models)
+    items = list(models.values() if isinstance(models, Mapping) else models)
+    if not isinstance(models, Mapping) and all(isinstance(m, (str, Path)) for m in items):
+        translators = load_translators(items, device, precision, quantize,  # type: ignore[arg-type]
+                                       opts.ensembles, ensemble_rule)
+    elif opts.ensembles:
+        raise SeqattnError("the ensembles option takes run directories: give the models as paths, or "
+                           "pass seqattn.ensemble.Ensemble translators")
     else:
-        items = list(models)
-        if items and all(isinstance(m, (str, Path)) for m in items):
-            translators = load_translators(items, device, precision, quantize)  # type: ignore[arg-type]
-        else:
-            translators = name_translators(items)  # type: ignore[arg-type]
+        translators = name_translators(models if isinstance(models, Mapping) else items)  # type: ignore[arg-type]
     if not translators:
         raise SeqattnError("no model to serve: give at least one run directory")
     slots = make_slots(translators, opts.batcher_options(), opts.heavy_options())
@@ -263,7 +267,8 @@ def is_loopback(host: str) -> bool:
 
 
 def run_server(run_dirs: Sequence[str | Path], options: ServeOptions | None = None, *, device: str = "auto",
-               precision: str = "fp32", quantize: str | None = None, **kwargs: Any) -> int:
+               precision: str = "fp32", quantize: str | None = None,
+               ensemble_rule: str = DEFAULT_ENSEMBLE_RULE, **kwargs: Any) -> int:
     """Load the run directories and serve them until interrupted (the `seqattn serve` verb).
     Options are a ServeOptions or its fields as keywords (`host`, `port`, ...)."""
     import uvicorn
@@ -274,7 +279,8 @@ def run_server(run_dirs: Sequence[str | Path], options: ServeOptions | None = No
     if not is_loopback(host) and not (opts.api_key or opts.allowed_hosts):
         print(f"seqattn: warning: --host {host} serves every machine that can reach this one, "
               "with no API key or Host allow-list (--api-key, --allow-host)", file=sys.stderr)
-    app = create_app(list(run_dirs), opts, device=device, precision=precision, quantize=quantize)
+    app = create_app(list(run_dirs), opts, device=device, precision=precision, quantize=quantize,
+                     ensemble_rule=ensemble_rule)
     names = ", ".join(app.state.slots)
     shown = f"[{host}]" if ":" in host else host
     print(f"seqattn: serving {names} at http://{shown}:{port}/  (API docs: /docs; Ctrl-C stops)",

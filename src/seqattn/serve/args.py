@@ -9,17 +9,18 @@ from __future__ import annotations
 import argparse
 
 from seqattn.errors import SeqattnError
-from seqattn.flags import add_device_argument, add_precision_arguments
+from seqattn.flags import add_device_argument, add_ensemble_rule_argument, add_precision_arguments
 from seqattn.serve.options import ServeOptions
 
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     """Add the serve flags to `p` (a subparser of the `seqattn` command, or its own parser)."""
-    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+    p.add_argument("run_dirs", nargs="*", metavar="RUN_DIR",
                    help="trained run directories; each is served under its basename, "
-                   "the first is the default")
+                   "the first is the default (--ensemble serves several as one)")
     add_device_argument(p)
     add_precision_arguments(p)
+    add_ensemble_rule_argument(p)
     ServeOptions.add_arguments(p)
 
 
@@ -38,4 +39,5 @@ def run_from_args(a: argparse.Namespace) -> int:
             raise  # (the command line says in one line that serve needs PyTorch)
         raise SeqattnError(f"serving needs FastAPI and uvicorn ({exc}); install them with "
                            "pip install fastapi uvicorn") from None
-    return run_server(a.run_dirs, options, device=a.device, precision=a.precision, quantize=a.quantize)
+    return run_server(a.run_dirs, options, device=a.device, precision=a.precision, quantize=a.quantize,
+                      ensemble_rule=a.ensemble_rule)

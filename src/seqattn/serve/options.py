@@ -73,6 +73,9 @@ class ServeOptions:
                                env="SEQATTN_API_KEY")
     allowed_hosts: tuple[str, ...] = knob((), "serve only requests whose Host header is NAME (repeatable)",
                                           flag="--allow-host", metavar="NAME")
+    ensembles: tuple[str, ...] = knob((), "serve the runs RUN1, RUN2, ... as one model (an ensemble) called "
+                                      "NAME (repeatable; --ensemble-rule says how they combine)",
+                                      flag="--ensemble", metavar="NAME=RUN1,RUN2")
 
     def __post_init__(self) -> None:
         self.api_key = self.api_key or None

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from seqattn.choices import DEFAULT_ENSEMBLE_RULE
 from seqattn.config import Config, CorpusSpec
 from seqattn.data.corpus import resolve_path
 from seqattn.deploy import ExportedTranslator, is_export
+from seqattn.ensemble import Ensemble
 from seqattn.errors import SeqattnError
 from seqattn.limits import max_output_length
 from seqattn.serve.batcher import Batcher, Job
@@ -41,14 +43,37 @@ def unique_names(names: Sequence[str]) -> list[str]:
 Served = Translator | ExportedTranslator  # a run directory's model, or an exported one
 
 
+def parse_ensembles(specs: Sequence[str]) -> dict[str, list[str]]:
+    """`--ensemble NAME=RUN1,RUN2` values as {name: runs}, checked."""
+    found: dict[str, list[str]] = {}
+    for spec in specs:
+        name, _, runs = spec.partition("=")
+        paths = [r for r in runs.split(",") if r]
+        if not name or not paths:
+            raise SeqattnError(f"--ensemble takes NAME=RUN1,RUN2 (got '{spec}')")
+        if name in found:
+            raise SeqattnError(f"--ensemble: the name '{name}' is given twice")
+        found[name] = paths
+    return found
+
+
 def load_translators(run_dirs: Sequence[str | Path], device: str = "auto", precision: str = "fp32",
-                     quantize: str | None = None) -> dict[str, Served]:
-    """Load each run directory or exported folder; a model is named after its folder's basename."""
+                     quantize: str | None = None, ensembles: Sequence[str] = (),
+                     rule: str = DEFAULT_ENSEMBLE_RULE) -> dict[str, Served]:
+    """Load each run directory or exported folder; a model is named after its folder's basename.
+    Each `ensembles` value, NAME=RUN1,RUN2, adds those runs as one model called NAME."""
+    groups = parse_ensembles(ensembles)
     paths = [Path(p) for p in run_dirs]
     names = unique_names([p.resolve().name for p in paths])
-    return {name: (ExportedTranslator if is_export(path) else Translator).load(
-                path, device=device, precision=precision, quantize=quantize)
-            for name, path in zip(names, paths)}
+    for name in groups:
+        if name in names:
+            raise SeqattnError(f"--ensemble {name}: '{name}' already names a served run; pick another name")
+    models: dict[str, Served] = {name: (ExportedTranslator if is_export(path) else Translator).load(
+                                     path, device=device, precision=precision, quantize=quantize)
+                                 for name, path in zip(names, paths)}
+    for name, runs in groups.items():
+        models[name] = Ensemble.load(runs, device=device, precision=precision, quantize=quantize, rule=rule)
+    return models
 
 
 def name_translators(models: Mapping[str, Served] | Sequence[Served]) -> dict[str, Served]:
@@ -105,9 +130,15 @@ def model_info(name: str, translator: Served) -> ModelInfo:
     cfg = translator.cfg
     enc, dec = cfg.model.encoder, cfg.model.decoder
     exported = isinstance(translator, ExportedTranslator)
+    members = translator.members if isinstance(translator, Ensemble) else [translator]
+    attention = next((m.cfg.model.attention.type for m in members if m.cfg.model.attention.type != "none"),
+                     "none")
     if isinstance(translator, ExportedTranslator):  # (the same test, spelled so a type checker follows)
         parameters = int(translator.manifest["model"]["parameters"])
         device = f"cpu, exported (ONNX Runtime, {translator.weights_label})"
+    elif isinstance(translator, Ensemble):
+        parameters = sum(p.numel() for m in translator.members for p in m.model.parameters())
+        device = str(translator.device)
     else:
         parameters, device = sum(p.numel() for p in translator.model.parameters()), str(translator.device)
     return ModelInfo(
@@ -124,9 +155,10 @@ def model_info(name: str, translator: Served) -> ModelInfo:
                                 bidirectional=enc.bidirectional),
             decoder=DecoderInfo(rnn=dec.rnn, hidden_size=dec.hidden_size, layers=dec.layers,
                                 input_feeding=dec.input_feeding),
-            attention=cfg.model.attention.type,
+            attention=attention,
             parameters=parameters,
         ),
+        members=translator.names if isinstance(translator, Ensemble) else [],
         examples=model_examples(cfg, read_files=not exported),
     )
 

@@ -112,6 +112,9 @@ class ModelInfo(BaseModel):
                            "Runtime): it translates and scores, but offers no step-by-step internals "
                            "(/v1/explain, beam trees, training's pictures).")
     architecture: Architecture
+    members: list[str] = Field(default_factory=list, description="An ensemble's runs, combined per step "
+                               "(empty for one model); `architecture` describes the first, `attention` "
+                               "is the members' mean.")
     examples: list[str] = Field(
         default_factory=list, description="Example inputs in the model's source language: the run's "
         "train.samples, else the first lines of its dev set (empty when neither is at hand).")
@@ -187,11 +190,12 @@ class TopToken(BaseModel):
 
 class ExplainStep(BaseModel):
     fed: str = Field(description="The token fed in at this step (<s> first).")
-    query: list[float] = Field(description="s_t, the decoder state that queries the source.")
+    query: list[float] | None = Field(description="s_t, the decoder state that queries the source "
+                                      "(null for an ensemble: each member has its own).")
     scores: list[float] | None = Field(description="Raw attention score of s_t against each h_j.")
     weights: list[float] | None = Field(description="softmax(scores): the attention weights alpha.")
     attention_value: list[float] | None = Field(description="sum_j alpha_j h_j.")
-    attentional: list[float] = Field(description="The attention value combined with s_t.")
+    attentional: list[float] | None = Field(description="The attention value combined with s_t.")
     top: list[TopToken] = Field(description="The five most probable next tokens.")
     chosen: str = Field(description="The token chosen (the most probable: greedy).")
 
@@ -204,8 +208,11 @@ class ExplainResponse(BaseModel):
     formula: str = Field(description="The score function of this model's attention type.")
     src_tokens: list[str]
     src_ids: list[int]
-    encoder_states: list[list[float]] = Field(description="h_1..h_n, one row per source token.")
-    context_vector: list[float]
-    initial_state: list[list[float]] = Field(description="The decoder's initial state, per layer.")
+    encoder_states: list[list[float]] | None = Field(description="h_1..h_n, one row per source token "
+                                                     "(null for an ensemble, as the vectors below).")
+    context_vector: list[float] | None
+    initial_state: list[list[float]] | None = Field(description="The decoder's initial state, per layer.")
+    members: list[str] = Field(default_factory=list, description="An ensemble's runs (empty for one "
+                               "model); its weights are the members' mean.")
     steps: list[ExplainStep]
     output: str
