@@ -7,11 +7,27 @@ import pytest
 from seqattn.cli import _default_config_path, main
 from seqattn.config import load_config
 from seqattn.data.pipeline import load_splits
+from seqattn.errors import SeqattnError
+from seqattn.recipe import RECIPES, config_path, recipe_names, recipe_path
 from tests.conftest import REPO, SHARED_DATA
 
 
-def test_configs_copy_of_default_is_identical():
-    assert (REPO / "configs" / "tatoeba_koen.yaml").read_text() == _default_config_path().read_text()
+def test_the_default_is_the_tatoeba_recipe_and_configs_links_to_the_recipes():
+    assert _default_config_path() == recipe_path("tatoeba_koen")
+    assert (REPO / "configs").resolve() == RECIPES  # one copy: the checkout's configs/ is the package's
+    assert recipe_names() == ["cmudict_g2p", "korean_romanization", "multi30k_deen", "tatoeba_koen"]
+
+
+def test_a_recipe_name_stands_for_its_file_and_a_path_stays_a_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert config_path("cmudict_g2p") == RECIPES / "cmudict_g2p.yaml"
+    (tmp_path / "cmudict_g2p").write_text("name: mine\n")  # a file of that name wins
+    assert config_path("cmudict_g2p") == Path("cmudict_g2p")
+    for path in ("mine.yaml", "sub/cmudict_g2p", "configs/cmudict_g2p.yaml"):  # paths, found or not
+        assert config_path(path) == Path(path)
+    with pytest.raises(SeqattnError, match=r"^nothere: no such config file, and no recipe of that name "
+                       r"\(recipes: cmudict_g2p, korean_romanization, multi30k_deen, tatoeba_koen\)$"):
+        config_path("nothere")
 
 
 def test_default_config_is_korean_to_english_with_attention():

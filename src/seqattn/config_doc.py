@@ -30,8 +30,9 @@ HEADER = f"""\
 
 A config is a YAML file with the sections `data`, `model`, `train`, `decode` and `eval`
 (and a `name`). Only `data.train` is required; every other key has the default below.
-`configs/` holds documented examples, and `seqattn train` without a config uses the bundled
-Korean → English default.
+`configs/` holds documented examples, the recipes shipped inside the package (`seqattn train
+cmudict_g2p` names one by its file's name); `seqattn train` without a config trains the
+Korean → English one, `tatoeba_koen`.
 
 - Unknown keys are errors, with a "did you mean" for a near miss. Values are checked when the
   config is read: types, the ranges below, and combinations (e.g. `dot` attention needs the

@@ -5,27 +5,28 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from importlib import resources
 from pathlib import Path
 
 from seqattn.errors import SeqattnError
 from seqattn.flags import add_device_argument
+from seqattn.recipe import DEFAULT_RECIPE, config_path, recipe_names, recipe_path
 
 DEFAULT_CONFIG = "builtin default (Tatoeba Korean->English, bundled)"
 
 
 def _default_config_path() -> Path:
-    return Path(str(resources.files("seqattn") / "resources" / "default.yaml"))
+    return recipe_path(DEFAULT_RECIPE)
 
 
 def add_parsers(verbs) -> None:
     t = verbs.add_parser(
         "train", help="train a model (with no CONFIG: the bundled Korean->English default)",
-        description="Train a model. Arguments are an optional CONFIG (YAML) followed by "
-        "dotted overrides such as train.max_steps=2000 model.attention.type=additive.",
+        description="Train a model. Arguments are an optional CONFIG followed by dotted overrides "
+        "such as train.max_steps=2000 model.attention.type=additive. CONFIG is a YAML file or the "
+        f"name of a recipe shipped with seqattn ({', '.join(recipe_names())}).",
     )
     t.add_argument("args", nargs="*", metavar="[CONFIG] [key=value ...]",
-                   help="config file, then overrides (dotted keys, YAML values)")
+                   help="config file or recipe name, then overrides (dotted keys, YAML values)")
     t.add_argument("--out", metavar="RUN_DIR", help="new run directory (default: runs/NAME-TIME)")
     t.add_argument("--resume", metavar="RUN_DIR",
                    help="continue this run from its last checkpoint; overrides may extend it "
@@ -41,7 +42,7 @@ def add_parsers(verbs) -> None:
                           "memory-mapped shards that `train` streams (data.prepared=DATA_DIR). "
                           "Reuses DATA_DIR when the input and settings are unchanged.")
     pr.add_argument("args", nargs="+", metavar="CONFIG [key=value ...]",
-                    help="config file, then overrides (dotted keys, YAML values)")
+                    help="config file or recipe name, then overrides (dotted keys, YAML values)")
     pr.add_argument("--out", metavar="DATA_DIR", help="where to write (default: the config's data.prepared)")
     pr.add_argument("--workers", type=int, metavar="N", help="encoding processes (default: CPU cores)")
 
@@ -89,7 +90,7 @@ def _cmd_train(a: argparse.Namespace) -> int:
         run = RunDir.open(a.resume)
         run_dir, cfg = run.path, run.read_config(overrides)
     else:
-        cfg = load_config(config or _default_config_path(), overrides)
+        cfg = load_config(config_path(config) if config else _default_config_path(), overrides)
         run_dir = Path(a.out) if a.out else Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         if main_rank:
             RunDir(run_dir).check_new()
@@ -130,7 +131,7 @@ def _cmd_prepare(a: argparse.Namespace) -> int:
     if len(positional) != 1:
         extra = f"; unexpected '{positional[1]}'" if positional else ""
         raise SeqattnError(f"prepare takes one CONFIG{extra}")
-    cfg = load_config(positional[0], [x for x in a.args if "=" in x])
+    cfg = load_config(config_path(positional[0]), [x for x in a.args if "=" in x])
     out = a.out or cfg.data.prepared
     if not out:
         raise SeqattnError("give --out DATA_DIR (or set data.prepared in the config)")
