@@ -28,7 +28,17 @@ def test_bottleneck_quick_attention_wins_on_long_inputs(tmp_path):
     assert att[-1] > none[-1]  # the longest bucket (45-60 symbols)
 
 
-def test_scores_quick_reports_every_variant(tmp_path, capsys):
+def test_scores_quick_reports_every_variant(tmp_path, capsys, monkeypatch):
+    """The five arms go through training, scoring, the figure and the table; how well they learn
+    is the other quick studies' concern, so each arm trains 20 steps here instead of 100."""
+    import seqattn.studies.comparisons as comparisons
+
+    def short(folder, task, quick):
+        tree = synthetic_tree(folder, task, quick)
+        tree["train"].update(max_steps=20, val_every=20, log_every=10)
+        return tree
+
+    monkeypatch.setattr(comparisons, "synthetic_tree", short)
     assert main(["study", "scores", "--quick", "--out", str(tmp_path)]) == 0
     rows = outputs_exist(tmp_path, ["synthetic.png"])
     arms = {r["arm"] for r in rows}
