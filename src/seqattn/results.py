@@ -11,7 +11,7 @@ import numpy as np
 from seqattn.data.subword import EOS_ID, UNK_ID, Subwords
 from seqattn.errors import SeqattnError
 from seqattn.hypotheses import Forced, Hypothesis, TreeNode, length_penalty
-from seqattn.limits import MAX_OUTPUT_TOKENS, MAX_SOURCE_TOKENS, check_decoding
+from seqattn.limits import MAX_OUTPUT_TOKENS, MAX_SOURCE_TOKENS, check_decoding, max_output_length
 
 
 @dataclass
@@ -66,6 +66,33 @@ def translate_inputs(subwords: Subwords, decode, texts: Sequence[str], beam: int
     src_ids = subwords.encode_src([" ".join(t.split()) for t in texts])
     truncated = [len(s) > MAX_SOURCE_TOKENS for s in src_ids]
     return beam, n_best, [s[:MAX_SOURCE_TOKENS] for s in src_ids], truncated
+
+
+def prefix_inputs(subwords: Subwords, decode, prefix: str | Sequence[str] | None,
+                  src_ids: Sequence[Sequence[int]]) -> list[list[int]] | None:
+    """Forced output prefixes as target ids, one per source (`prefix`: one string for every
+    source, or one per source; None or empty strings: none), checked: as many as the sources,
+    none made only of unknown tokens (and word-start marks), each shorter than its source's
+    output limit."""
+    if prefix is None:
+        return None
+    texts = [prefix] * len(src_ids) if isinstance(prefix, str) else list(prefix)
+    if len(texts) != len(src_ids):
+        raise SeqattnError(f"{len(texts)} prefixes for {len(src_ids)} texts: give one per text, or one "
+                           "string for all")
+    ids = subwords.encode_tgt([" ".join(t.split()) for t in texts])
+    for i, (text, p, src) in enumerate(zip(texts, ids, src_ids)):
+        marks = [x == UNK_ID or not piece.strip("\u2581 ") for x, piece in zip(p, subwords.tgt_pieces(p))]
+        if p and all(marks):
+            shown = text if len(text) <= 40 else text[:37] + "..."
+            raise SeqattnError(f"prefix {i + 1} ({shown!r}) is made only of tokens outside the model's "
+                               "target vocabulary: write it in the output's own words or symbols")
+        limit = max_output_length(len(src) + 1, decode.max_len_a, decode.max_len_b)
+        if len(p) >= limit:
+            raise SeqattnError(f"prefix {i + 1} is {len(p):,} subwords, but the output for its source ends "
+                               f"by {limit:,} subwords (EOS included; decode.max_len_a and max_len_b): "
+                               "shorten the prefix")
+    return ids if any(ids) else None
 
 
 def forced_inputs(subwords: Subwords, sources: Sequence[str], targets: Sequence[str]

@@ -26,6 +26,7 @@ from seqattn.results import (
     candidate,
     forced_inputs,
     forced_score,
+    prefix_inputs,
     translate_inputs,
 )
 from seqattn.rundir import WEIGHTS, RunDir
@@ -123,7 +124,7 @@ class Translator:
                    on_step: Callable[[], None] | None = None) -> list[list[Hypothesis]]:
         """Decode subword-id sources in length-sorted batches; results in input order."""
         return [hyps for hyps, _ in self._decode(src_ids, beam, n_best, batch_size, length_penalty,
-                                                 on_step, tree=False)]
+                                                 on_step, tree=False, prefixes=None)]
 
     def _search(self, beam: int, n_best: int, alpha: float, observers: list, tree: bool
                 ) -> GreedySearch | BeamSearch:
@@ -135,9 +136,11 @@ class Translator:
         return BeamSearch(beam=beam, n_best=n_best, alpha=alpha, **common)
 
     def _decode(self, src_ids: Sequence[Sequence[int]], beam: int, n_best: int, batch_size: int | None,
-                alpha: float | None, on_step: Callable[[], None] | None, tree: bool
+                alpha: float | None, on_step: Callable[[], None] | None, tree: bool,
+                prefixes: Sequence[Sequence[int]] | None
                 ) -> list[tuple[list[Hypothesis], list[TreeNode] | None]]:
-        """Hypotheses (and with `tree` the beam's tree, one sentence per batch) per source."""
+        """Hypotheses (and with `tree` the beam's tree, one sentence per batch) per source, each
+        starting with its forced prefix when `prefixes` gives one."""
         d = self.cfg.decode
         alpha = d.length_penalty if alpha is None else alpha
         model = self.decoding_model()
@@ -148,7 +151,8 @@ class Translator:
             search = self._search(beam, n_best, alpha, observers, tree)
             with torch.inference_mode():  # thread-local: entered in each worker
                 batch = make_batch([src_ids[i] for i in idx], None, idx).to(self.device)
-                found = search.run(model, batch.src, batch.src_lengths)
+                found = search.run(model, batch.src, batch.src_lengths,
+                                   None if prefixes is None else [prefixes[i] for i in idx])
             if isinstance(search, GreedySearch):
                 found = [[h] for h in found]
             return list(zip(found, recorder.trees if recorder else [None] * len(idx)))
@@ -159,13 +163,17 @@ class Translator:
 
     def translate(self, texts: Sequence[str], beam: int | None = None, n_best: int | None = None,
                   batch_size: int | None = None, length_penalty: float | None = None,
-                  tree: bool = False, on_step: Callable[[], None] | None = None) -> list[Translation]:
+                  tree: bool = False, on_step: Callable[[], None] | None = None,
+                  prefix: str | Sequence[str] | None = None) -> list[Translation]:
         """Translate sentences; returns one Translation per input, in order. `tree=True` also
         records the beam search's candidates of every step (Translation.tree; beam 1 too);
-        `on_step` is called before every decoding step (e.g. to yield to other work)."""
+        `on_step` is called before every decoding step (e.g. to yield to other work);
+        `prefix` (one string for every text, or one per text) is how each output starts:
+        search continues from its tokens (`search.prefix`)."""
         beam, n_best, src_ids, truncated = translate_inputs(
             self.subwords, self.cfg.decode, texts, beam, n_best, batch_size, length_penalty)
-        decoded = self._decode(src_ids, beam, n_best, batch_size, length_penalty, on_step, tree)
+        prefixes = prefix_inputs(self.subwords, self.cfg.decode, prefix, src_ids)
+        decoded = self._decode(src_ids, beam, n_best, batch_size, length_penalty, on_step, tree, prefixes)
         out = []
         for text, ids, (hyps, found_tree), cut in zip(texts, src_ids, decoded, truncated):
             src_tokens = self.subwords.src_pieces(ids) + ["</s>"]

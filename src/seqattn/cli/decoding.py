@@ -47,6 +47,11 @@ def add_parsers(verbs) -> None:
                     "(default: decode.length_penalty)")
     tr.add_argument("--attention-out", metavar="DIR",
                     help="write one attention heatmap per sentence (NNNN.png and NNNN.svg) here")
+    first = tr.add_mutually_exclusive_group()
+    first.add_argument("--prefix", metavar="TEXT",
+                       help="every output starts with TEXT; search continues from its tokens")
+    first.add_argument("--prefix-file", metavar="FILE",
+                       help="one prefix per input line (line-aligned; an empty line: none)")
     add_device_argument(tr)
     add_precision_arguments(tr)
     add_ensemble_rule_argument(tr)
@@ -149,6 +154,10 @@ def _cmd_translate(a: argparse.Namespace) -> int:
         raise SeqattnError(f"{a.run_dirs[0]}: this model has no attention (model.attention.type: none)")
     kwargs = {"beam": a.beam, "n_best": a.n_best, "batch_size": a.batch_size,
               "length_penalty": a.length_penalty}
+    extra = _extra_decoding(a, translator)
+    if a.prefix is not None:
+        kwargs["prefix"] = a.prefix
+    prefixes = read_lines(a.prefix_file) if a.prefix_file else None
     counter = iter(range(1, 1 << 62))
 
     def emit(results, first_line):
@@ -180,13 +189,34 @@ def _cmd_translate(a: argparse.Namespace) -> int:
             except EOFError:
                 print(file=sys.stderr)
                 return 0
-            emit(translator.translate([line], **kwargs), number)
+            if prefixes is not None:
+                raise SeqattnError("--prefix-file needs --input or piped lines (it is line-aligned with "
+                                   "them); type-ahead takes --prefix")
+            emit(translator.translate([line], **kwargs, **extra), number)
             number += 1
     else:
         binary = getattr(sys.stdin, "buffer", None)
         lines = decode_lines(binary.read(), "stdin") if binary is not None else sys.stdin.read().splitlines()
-    emit(translator.translate(lines, **kwargs), 1)
+    if prefixes is not None:
+        if len(prefixes) != len(lines):
+            raise SeqattnError(f"{a.prefix_file} has {len(prefixes)} lines but the input has {len(lines)}: "
+                               "they must be line-aligned")
+        kwargs["prefix"] = prefixes
+    emit(translator.translate(lines, **kwargs, **extra), 1)
     return 0
+
+
+def _extra_decoding(a: argparse.Namespace, translator) -> dict:
+    """What the run's own translator does beyond search (a forced prefix): refused, in one line,
+    for an exported model; the keywords to pass otherwise."""
+    from seqattn.deploy.translator import ExportedTranslator
+
+    asked = [flag for flag, given in (("--prefix", a.prefix is not None), ("--prefix-file", a.prefix_file))
+             if given]
+    if asked and isinstance(translator, ExportedTranslator):
+        raise SeqattnError(f"{a.run_dirs[0]}: an exported model decodes by greedy and beam search only "
+                           f"({asked[0]} needs the run directory it was exported from)")
+    return {}
 
 
 def _cmd_explain(a: argparse.Namespace) -> int:

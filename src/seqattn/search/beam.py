@@ -9,6 +9,7 @@ the batch. Finished scores are length-normalised (`length_penalty`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -17,6 +18,7 @@ from seqattn.model.seq2seq import Seq2Seq
 from seqattn.search.greedy import Search
 from seqattn.search.hypotheses import Hypothesis, length_penalty
 from seqattn.search.observers import BeamStep
+from seqattn.search.prefix import as_prefixes
 from seqattn.search.rows import LogSoftmax, max_lengths, rows_to_keep
 from seqattn.search.stepper import Stepper, as_stepper
 
@@ -43,11 +45,12 @@ class BeamSearch(Search):
     alpha: float = 1.0  # length penalty exponent; 0 ranks by raw log-probability
 
     @torch.no_grad()
-    def run(self, model: Seq2Seq | Stepper, src: torch.Tensor, src_lengths: torch.Tensor
-            ) -> list[list[Hypothesis]]:
+    def run(self, model: Seq2Seq | Stepper, src: torch.Tensor, src_lengths: torch.Tensor,
+            prefixes: Sequence[Sequence[int]] | None = None) -> list[list[Hypothesis]]:
         """src (batch, src_len), src_lengths (batch,) -> the `n_best` best hypotheses per
-        sentence, best first."""
+        sentence, best first, each starting with the sentence's `prefixes` entry when given."""
         model = as_stepper(model)
+        forced = as_prefixes(prefixes, src.size(0), src.device)
         memory, state = model.encode(src, src_lengths)
         batch, src_len = src.shape
         device, k = src.device, self.beam
@@ -70,7 +73,11 @@ class BeamSearch(Search):
             self._step_starts(t)
             logits, beams.state, weights = model.step(beams.tokens, beams.state, beams.memory)
             w = weights.float() if model.has_attention else None
-            step = self._rank(t, beams, log_softmax(logits), w, limits, src_lengths, finished)
+            logp = log_softmax(logits)  # (rows, vocab) fp32
+            if forced is not None:
+                sentence = torch.tensor(beams.sent, device=device).repeat_interleave(k)
+                logp = forced.force(logp, t, sentence)
+            step = self._rank(t, beams, logp, w, limits, src_lengths, finished)
             for o in self.observers:
                 o.candidates(step)
             self._advance(beams, step)

@@ -11,6 +11,7 @@ from seqattn.data.subword import EOS_ID, SOS_ID
 from seqattn.model.seq2seq import Seq2Seq
 from seqattn.search.hypotheses import Hypothesis
 from seqattn.search.observers import Observer
+from seqattn.search.prefix import as_prefixes
 from seqattn.search.rows import LogSoftmax, max_lengths, rows_to_keep
 from seqattn.search.stepper import Stepper, as_stepper
 
@@ -39,11 +40,12 @@ class Search:
 @dataclass(kw_only=True)
 class GreedySearch(Search):
     @torch.no_grad()
-    def run(self, model: Seq2Seq | Stepper, src: torch.Tensor, src_lengths: torch.Tensor
-            ) -> list[Hypothesis]:
-        """src (batch, src_len), src_lengths (batch,) -> one hypothesis per sentence.
-        Finished sentences leave the batch."""
+    def run(self, model: Seq2Seq | Stepper, src: torch.Tensor, src_lengths: torch.Tensor,
+            prefixes: Sequence[Sequence[int]] | None = None) -> list[Hypothesis]:
+        """src (batch, src_len), src_lengths (batch,) -> one hypothesis per sentence, starting
+        with its `prefixes` entry when given (`search.prefix`). Finished sentences leave the batch."""
         model = as_stepper(model)
+        forced = as_prefixes(prefixes, src.size(0), src.device)
         memory, state = model.encode(src, src_lengths)
         batch, src_len = src.shape
         device, eos_id = src.device, self.eos_id
@@ -63,6 +65,8 @@ class GreedySearch(Search):
             self._step_starts(t)
             logits, state, weights = model.step(tokens, state, memory)
             logp = log_softmax(logits)  # (rows, vocab) fp32
+            if forced is not None:
+                logp = forced.force(logp, t, active)
             best_lp, tokens = logp.max(dim=-1)  # (rows,)
             sid = active[alive]
             out[sid, t] = tokens[alive]

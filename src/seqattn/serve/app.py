@@ -62,8 +62,8 @@ def pick_model(slots: Mapping[str, ModelSlot], name: str | None) -> ModelSlot:
 
 def check_request(req: TranslateRequest, slots: Mapping[str, ModelSlot], opts: ServeOptions
                   ) -> tuple[ModelSlot, int, int]:
-    """The checks pydantic can't do (limits, model name, n_best vs the beam); returns the
-    model, the beam and the request's work (beam x output limit x source length, summed)."""
+    """The checks pydantic can't do (limits, model name, n_best vs the beam, prefixes); returns
+    the model, the beam and the request's work (beam x output limit x source length, summed)."""
     if not req.texts:
         raise ApiError(422, 'texts is empty: send at least one sentence, e.g. {"texts": ["Hallo Welt"]}')
     if len(req.texts) > opts.max_texts:
@@ -97,6 +97,8 @@ def check_request(req: TranslateRequest, slots: Mapping[str, ModelSlot], opts: S
     if req.tree and len(req.texts) > MAX_TREE_TEXTS:
         raise ApiError(422, f"a search tree is returned for at most {MAX_TREE_TEXTS} texts per request "
                        f"(got {len(req.texts)})")
+    if req.prefix is not None:
+        slot.check_prefix(req.texts, req.prefix)  # (one line, the words translate uses)
     cells = sum(req.n_best * slot.output_limit(n) * n for n in lengths) if req.attention else 0
     if cells > opts.max_attention_cells:
         raise ApiError(422, f"the attention matrices asked for could hold {cells:,} weights (at most "
@@ -167,7 +169,8 @@ def create_app(models: Sequence[str | Path | Translator] | Mapping[str, Translat
         slot, beam, work = check_request(req, slots, opts)
         tokens = slot.count_tokens(req.texts)
         lane = slot.heavy if work > opts.heavy_work else slot.batcher  # big requests never block small
-        body = await lane.submit(req.texts, (beam, req.n_best, req.tree), tokens, req.attention)
+        prefixes = [req.prefix] * len(req.texts) if isinstance(req.prefix, str) else req.prefix
+        body = await lane.submit(req.texts, (beam, req.n_best, req.tree), tokens, (req.attention, prefixes))
         return Response(body, media_type="application/json")
 
     add_studio_routes(app, slots, errors, lambda name: pick_model(slots, name), ApiError)

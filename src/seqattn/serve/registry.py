@@ -19,7 +19,8 @@ from seqattn.data.corpus import resolve_path
 from seqattn.deploy import ExportedTranslator, is_export
 from seqattn.ensemble import Ensemble
 from seqattn.errors import SeqattnError
-from seqattn.limits import max_output_length
+from seqattn.limits import MAX_SOURCE_TOKENS, max_output_length
+from seqattn.results import prefix_inputs
 from seqattn.serve.batcher import Batcher, Job
 from seqattn.serve.schemas import Architecture, DecoderInfo, EncoderInfo, ModelInfo
 from seqattn.translator import Translation, Translator
@@ -226,6 +227,14 @@ class ModelSlot:
         d = self.translator.cfg.decode
         return max_output_length(source_length, d.max_len_a, d.max_len_b)
 
+    def check_prefix(self, texts: Sequence[str], prefix: str | Sequence[str]) -> None:
+        """Refuse, with translate's words, a prefix this model cannot start its outputs with."""
+        if self.info.exported:
+            raise SeqattnError(f"model '{self.name}' is exported: it decodes by greedy and beam search only "
+                               "(a prefix needs the run directory it was exported from)")
+        src_ids = [ids[:MAX_SOURCE_TOKENS] for ids in self.translator.subwords.encode_src(list(texts))]
+        prefix_inputs(self.translator.subwords, self.translator.cfg.decode, prefix, src_ids)
+
     def run_heavy_batch(self, key: Hashable, jobs: list[Job]) -> list[bytes]:
         """The heavy lane's worker: as `run_batch`, but before each decoding step it steps
         aside (sleeps, releasing the CPU and the GIL) while the ordinary lane runs a batch."""
@@ -236,17 +245,22 @@ class ModelSlot:
         return self.run_batch(key, jobs, yield_to_light)
 
     def run_batch(self, key: Hashable, jobs: list[Job], on_step=None) -> list[bytes]:
-        """Worker thread: translate every job's texts in one call; one JSON body per job."""
+        """Worker thread: translate every job's texts in one call; one JSON body per job. A job's
+        payload is (attention wanted, its texts' prefixes or None)."""
         beam, n_best, tree = key
         texts = [t for job in jobs for t in job.texts]
+        extra = {}
+        if any(job.payload[1] is not None for job in jobs):
+            extra["prefix"] = [p for job in jobs for p in (job.payload[1] or [""] * len(job.texts))]
         translations = self.translator.translate(texts, beam=beam, n_best=n_best,
-                                                 batch_size=max(1, len(texts)), tree=tree, on_step=on_step)
+                                                 batch_size=max(1, len(texts)), tree=tree, on_step=on_step,
+                                                 **extra)
         bodies, start = [], 0
         for job in jobs:
             part = translations[start : start + len(job.texts)]
             start += len(job.texts)
             body = {"model": self.name, "beam": beam, "n_best": n_best,
-                    "results": [render_result(t, bool(job.payload),
+                    "results": [render_result(t, bool(job.payload[0]),
                                               render_tree(t, self.translator.subwords.tgt_pieces))
                                 for t in part]}
             bodies.append(json.dumps(body, ensure_ascii=False, allow_nan=False,

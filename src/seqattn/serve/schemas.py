@@ -34,6 +34,9 @@ class TranslateRequest(BaseModel):
     tree: bool = Field(False, description="Also return the beam search's tree: every candidate of "
                        "every step, kept, finished or pruned, with its score and attention row "
                        "(at most 4 texts per request).")
+    prefix: str | list[str] | None = Field(
+        None, description="How each output starts: one string for every text, or one per text (an empty "
+        "string: none). Search continues from its tokens, whose log-probabilities count in the score.")
 
 
 class TreeNode(BaseModel):

@@ -9,7 +9,7 @@ from typing import Any
 from seqattn.limits import MAX_BEAM
 
 EXAMPLE = '{"texts": ["Zwei Hunde spielen im Schnee."], "beam": 5}'
-FIELDS = "texts, model, beam, n_best, attention, tree"
+FIELDS = "texts, model, beam, n_best, attention, tree, prefix"
 BODIES = {  # per endpoint: its fields and an example body
     "/v1/translate": (FIELDS, EXAMPLE),
     "/v1/score": ("source, target, model", '{"source": "저는 AI를 좋아합니다", "target": "I like AI."}'),
@@ -22,6 +22,7 @@ EXPECTED = {
     "n_best": "an integer from 1 to the beam size",
     "attention": "true or false",
     "tree": "true or false",
+    "prefix": "a string, a list of strings (one per text), or null",
     "source": "a string", "target": "a string", "text": "a string",
 }
 SHOWN_ERRORS = 3
