@@ -160,3 +160,24 @@ def test_real_process_prints_one_line_and_debug_shows_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "seqattn", "--debug", *cmd[3:]], capture_output=True,
                           text=True, timeout=120)
     assert "Traceback" in proc.stderr
+
+
+@pytest.mark.parametrize("module,line", [
+    ("torch", "seqattn study needs PyTorch, which is not installed here: pip install torch"),
+    ("matplotlib.figure",
+     "seqattn study needs matplotlib, which is not installed here: pip install matplotlib"),
+    ("yaml", "seqattn study needs yaml, which is not installed here: pip install PyYAML"),
+])
+def test_a_missing_package_is_one_line_naming_it(module, line, capsys, monkeypatch):
+    """As in the seqattn-runtime distribution, which leaves out what only the full toolkit uses."""
+    from seqattn.cli import training
+
+    def missing(_args):
+        raise ModuleNotFoundError(f"No module named {module!r}", name=module)
+
+    monkeypatch.setitem(training.COMMANDS, "study", missing)
+    code, _, err = run_cli(capsys, "study", "gradient")
+    assert code == 2 and err.splitlines() == [f"seqattn: error: {line}"]
+    monkeypatch.setitem(training.COMMANDS, "study", lambda _args: __import__("seqattn.nothing_here"))
+    with pytest.raises(ModuleNotFoundError):  # a module of seqattn itself missing: a broken install
+        main(["study", "gradient"])

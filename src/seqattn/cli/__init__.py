@@ -44,6 +44,17 @@ def needs_torch(verb: str) -> str:
     return line
 
 
+PIP_NAMES = {"yaml": "PyYAML", "koreanize_matplotlib": "koreanize-matplotlib",
+             "swagger_ui_bundle": "swagger-ui-bundle-v2"}  # where the module's name is not the package's
+
+
+def needs_module(verb: str, module: str) -> str:
+    """The one line for a verb that needs a package other than torch where it is not installed (the
+    seqattn-runtime distribution leaves out what only the full toolkit uses, e.g. matplotlib)."""
+    return (f"seqattn {verb} needs {module}, which is not installed here: "
+            f"pip install {PIP_NAMES.get(module, module)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
@@ -61,11 +72,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seqattn: error: {exc}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as exc:
-        if (exc.name or "").split(".")[0] != "torch":
+        module = (exc.name or "").split(".")[0]
+        if module in ("", "seqattn"):  # (a broken install of seqattn itself)
             raise
         if args.debug:
             traceback.print_exc()
-        print(f"seqattn: error: {needs_torch(args.verb)}", file=sys.stderr)
+        line = needs_torch(args.verb) if module == "torch" else needs_module(args.verb, module)
+        print(f"seqattn: error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # (called in-process, without `seqattn.program`'s signal handling)
         print("seqattn: interrupted", file=sys.stderr)

@@ -37,6 +37,7 @@ def run_from_args(a: argparse.Namespace) -> int:
     except ImportError as exc:
         if (exc.name or "").split(".")[0] == "torch":
             raise  # (the command line says in one line that serve needs PyTorch)
+        import torch  # noqa: F401  (where torch is missing too, as under seqattn-runtime, say that first)
         raise SeqattnError(f"serving needs FastAPI and uvicorn ({exc}); install them with "
                            "pip install fastapi uvicorn") from None
     return run_server(a.run_dirs, options, device=a.device, precision=a.precision, quantize=a.quantize,
