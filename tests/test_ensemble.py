@@ -150,3 +150,10 @@ def test_serve_an_ensemble_as_one_model(runs):
         create_app([runs["a"]], device="cpu", ensembles=(f"bad={runs['a']},{runs['bpe']}",))
     with pytest.raises(SeqattnError, match="--ensemble takes NAME=RUN1,RUN2"):
         create_app([runs["a"]], device="cpu", ensembles=("nameless",))
+
+
+def test_an_ensemble_samples_and_continues_a_prefix_as_its_one_model_does(runs):
+    model = Translator.load(runs["a"], device="cpu")
+    pair = Ensemble.load([runs["a"]] * 2, device="cpu")
+    for kwargs in ({"sample": 3, "seed": 2, "temperature": 1.5}, {"prefix": "ALPHA", "beam": 2, "n_best": 2}):
+        _same(pair.translate(SENTENCES, **kwargs), model.translate(SENTENCES, **kwargs))

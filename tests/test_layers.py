@@ -97,7 +97,7 @@ SPELLINGS = [  # (decision, owner, pattern, scope)
     ("the --precision flag", "flags.py", r"""add_argument\(\s*["']--precision["']""", ""),
     ("a server flag (a ServeOptions field)", "serve/options.py", r"""add_argument\(\s*["']--""", "serve/"),
     ("a decoding limit", "limits.py",
-     r"^\s*MAX_(BEAM|BATCH_SENTENCES|LENGTH_PENALTY|SOURCE_TOKENS|OUTPUT_TOKENS)\s*=(?!=)", ""),
+     r"^\s*MAX_(BEAM|BATCH_SENTENCES|LENGTH_PENALTY|SOURCE_TOKENS|OUTPUT_TOKENS|SAMPLES|SEED)\s*=(?!=)", ""),
     ("the output-length formula", "limits.py", r"max_len_a\s*\*|\*\s*[\w.]*max_len_a\b", ""),
     ("an attention-picture name", "rundir.py", r"""dev\{|dev\(\\d|/\s*["']attention["']""", ""),
 ]

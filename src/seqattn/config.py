@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from seqattn.choices import Device, PrecisionChoice
 from seqattn.errors import SeqattnError
-from seqattn.limits import MAX_BEAM, MAX_LENGTH_PENALTY, MAX_OUTPUT_TOKENS
+from seqattn.limits import MAX_BEAM, MAX_LENGTH_PENALTY, MAX_OUTPUT_TOKENS, MAX_SAMPLES, MAX_SEED
 from seqattn.safe_yaml import parse_overrides, read_yaml  # noqa: F401 (read_yaml: part of this API)
 
 BUILTIN_PREFIX = "builtin:"
@@ -271,6 +271,20 @@ class TrainConfig(_Strict):
         return self
 
 
+class SamplingConfig(_Strict):
+    """Drawing outputs from the model's distribution instead of searching (`docs/DECODING.md`)."""
+
+    samples: int = Field(0, ge=0, le=MAX_SAMPLES, description="outputs drawn per input; 0 decodes by "
+                         "search (greedy or beam); `translate --sample N` overrides")
+    temperature: float = Field(1.0, gt=0.0, description="log-probabilities are divided by it before "
+                               "drawing: below 1 sharper, above 1 flatter")
+    top_k: int = Field(0, ge=0, description="draw among the k most probable tokens only; 0: all")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="draw among the fewest most probable tokens "
+                         "whose probability reaches p (nucleus sampling); 1: all")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="the same seed draws the same samples, one by one "
+                      "or batched (each input's generator is seeded from the seed and its position)")
+
+
 class DecodeConfig(_Strict):
     beam: int = Field(5, ge=1, le=MAX_BEAM, description="beam size (1 = greedy); --beam overrides")
     n_best: int = Field(1, ge=1, description="hypotheses returned per sentence")
@@ -280,6 +294,7 @@ class DecodeConfig(_Strict):
                              f"subwords, rounded up; no output passes {MAX_OUTPUT_TOKENS:,} subwords")
     max_len_b: int = Field(10, ge=1, le=1000, description="see max_len_a")
     batch_size: int = Field(64, ge=1, description="sentences per decoding batch")
+    sampling: SamplingConfig = SamplingConfig()
 
 
 MetricName = Literal["bleu", "chrf", "wer", "per", "cer"]

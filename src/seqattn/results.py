@@ -11,7 +11,13 @@ import numpy as np
 from seqattn.data.subword import EOS_ID, UNK_ID, Subwords
 from seqattn.errors import SeqattnError
 from seqattn.hypotheses import Forced, Hypothesis, TreeNode, length_penalty
-from seqattn.limits import MAX_OUTPUT_TOKENS, MAX_SOURCE_TOKENS, check_decoding, max_output_length
+from seqattn.limits import (
+    MAX_OUTPUT_TOKENS,
+    MAX_SOURCE_TOKENS,
+    check_decoding,
+    check_sampling,
+    max_output_length,
+)
 
 
 @dataclass
@@ -93,6 +99,39 @@ def prefix_inputs(subwords: Subwords, decode, prefix: str | Sequence[str] | None
                                f"by {limit:,} subwords (EOS included; decode.max_len_a and max_len_b): "
                                "shorten the prefix")
     return ids if any(ids) else None
+
+
+@dataclass
+class Sampling:
+    """How outputs are drawn (`decode.sampling`, with a call's own values): see `search.sampling`."""
+
+    samples: int
+    temperature: float
+    top_k: int
+    top_p: float
+    seed: int | list[int]  # one for the call (each text's seed derived from it and its position),
+    # or one per text
+
+
+def sampling_inputs(sampling, sample: int | None, seed: int | Sequence[int] | None, temperature: float | None,
+                    top_k: int | None, top_p: float | None, beam: int | None, n_best: int | None,
+                    tree: bool) -> Sampling | None:
+    """The call's sampling settings over the run's `decode.sampling`, checked; None when the
+    outputs are searched for (no sample count given, and `decode.sampling.samples` 0)."""
+    samples = sampling.samples if sample is None else sample
+    if not samples and sample is None:
+        return None
+    if (beam or 1) > 1 or (n_best or 1) > 1:
+        raise SeqattnError("sampling draws outputs instead of searching: ask for samples or for a beam "
+                           f"and n-best, not both (got beam {beam or 1}, n_best {n_best or 1})")
+    if tree:
+        raise SeqattnError("a search tree is beam search's: sampling draws none")
+    plan = Sampling(samples, sampling.temperature if temperature is None else temperature,
+                    sampling.top_k if top_k is None else top_k, sampling.top_p if top_p is None else top_p,
+                    sampling.seed if seed is None else (seed if isinstance(seed, int) else list(seed)))
+    check_sampling(plan.samples, plan.temperature, plan.top_k, plan.top_p,
+                   plan.seed if isinstance(plan.seed, int) else 0)
+    return plan
 
 
 def forced_inputs(subwords: Subwords, sources: Sequence[str], targets: Sequence[str]

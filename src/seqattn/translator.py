@@ -22,11 +22,13 @@ from seqattn.precision import Precision, decide
 from seqattn.results import (
     Candidate,
     ForcedScore,
+    Sampling,
     Translation,
     candidate,
     forced_inputs,
     forced_score,
     prefix_inputs,
+    sampling_inputs,
     translate_inputs,
 )
 from seqattn.rundir import WEIGHTS, RunDir
@@ -37,13 +39,25 @@ from seqattn.search import (
     Forced,
     GreedySearch,
     Hypothesis,
+    SampleSearch,
     TreeNode,
     TreeRecorder,
     forced_scores,
+    sentence_seed,
 )
 from seqattn.weights import load_weights
 
 __all__ = ["Candidate", "ForcedScore", "Translation", "Translator"]
+
+
+def text_seeds(plan: Sampling, texts: int) -> list[int]:
+    """Each text's seed: derived from the plan's seed and the text's position, or given one per text."""
+    if isinstance(plan.seed, int):
+        return [sentence_seed(plan.seed, i) for i in range(texts)]
+    if len(plan.seed) != texts or not all(isinstance(x, int) and x >= 0 for x in plan.seed):
+        raise SeqattnError(f"give one seed for all texts, or one per text (a whole number, 0 or more): got "
+                           f"{len(plan.seed)} for {texts} texts")
+    return list(plan.seed)
 
 
 class Translator:
@@ -126,21 +140,25 @@ class Translator:
         return [hyps for hyps, _ in self._decode(src_ids, beam, n_best, batch_size, length_penalty,
                                                  on_step, tree=False, prefixes=None)]
 
-    def _search(self, beam: int, n_best: int, alpha: float, observers: list, tree: bool
-                ) -> GreedySearch | BeamSearch:
+    def _search(self, beam: int, n_best: int, alpha: float, observers: list, tree: bool,
+                plan: Sampling | None) -> GreedySearch | BeamSearch | SampleSearch:
         d = self.cfg.decode
         common = dict(max_len_a=d.max_len_a, max_len_b=d.max_len_b, observers=observers,
                       row_multiple=self.policy.decode_row_multiple)  # few bf16 shapes
+        if plan is not None:
+            return SampleSearch(samples=plan.samples, temperature=plan.temperature, top_k=plan.top_k,
+                                top_p=plan.top_p, **common)
         if beam == 1 and n_best == 1 and not tree:
             return GreedySearch(**common)
         return BeamSearch(beam=beam, n_best=n_best, alpha=alpha, **common)
 
     def _decode(self, src_ids: Sequence[Sequence[int]], beam: int, n_best: int, batch_size: int | None,
                 alpha: float | None, on_step: Callable[[], None] | None, tree: bool,
-                prefixes: Sequence[Sequence[int]] | None
-                ) -> list[tuple[list[Hypothesis], list[TreeNode] | None]]:
+                prefixes: Sequence[Sequence[int]] | None, plan: Sampling | None = None,
+                seeds: Sequence[int] = ()) -> list[tuple[list[Hypothesis], list[TreeNode] | None]]:
         """Hypotheses (and with `tree` the beam's tree, one sentence per batch) per source, each
-        starting with its forced prefix when `prefixes` gives one."""
+        starting with its forced prefix when `prefixes` gives one; drawn by `plan` (each
+        sentence from its seed in `seeds`) when given."""
         d = self.cfg.decode
         alpha = d.length_penalty if alpha is None else alpha
         model = self.decoding_model()
@@ -148,12 +166,15 @@ class Translator:
         def work(idx: list[int]) -> list[tuple[list[Hypothesis], list[TreeNode] | None]]:
             recorder = TreeRecorder(len(idx)) if tree else None
             observers = [o for o in (recorder, on_step and EachStep(on_step)) if o]
-            search = self._search(beam, n_best, alpha, observers, tree)
+            search = self._search(beam, n_best, alpha, observers, tree, plan)
             with torch.inference_mode():  # thread-local: entered in each worker
                 batch = make_batch([src_ids[i] for i in idx], None, idx).to(self.device)
-                found = search.run(model, batch.src, batch.src_lengths,
-                                   None if prefixes is None else [prefixes[i] for i in idx])
-            if isinstance(search, GreedySearch):
+                forced = None if prefixes is None else [prefixes[i] for i in idx]
+                if isinstance(search, SampleSearch):
+                    found = search.run(model, batch.src, batch.src_lengths, forced, [seeds[i] for i in idx])
+                else:
+                    found = search.run(model, batch.src, batch.src_lengths, forced)
+            if isinstance(search, GreedySearch) and not isinstance(search, SampleSearch):
                 found = [[h] for h in found]
             return list(zip(found, recorder.trees if recorder else [None] * len(idx)))
 
@@ -164,16 +185,29 @@ class Translator:
     def translate(self, texts: Sequence[str], beam: int | None = None, n_best: int | None = None,
                   batch_size: int | None = None, length_penalty: float | None = None,
                   tree: bool = False, on_step: Callable[[], None] | None = None,
-                  prefix: str | Sequence[str] | None = None) -> list[Translation]:
+                  prefix: str | Sequence[str] | None = None, sample: int | None = None,
+                  seed: int | Sequence[int] | None = None, temperature: float | None = None,
+                  top_k: int | None = None, top_p: float | None = None) -> list[Translation]:
         """Translate sentences; returns one Translation per input, in order. `tree=True` also
         records the beam search's candidates of every step (Translation.tree; beam 1 too);
         `on_step` is called before every decoding step (e.g. to yield to other work);
         `prefix` (one string for every text, or one per text) is how each output starts:
-        search continues from its tokens (`search.prefix`)."""
+        search continues from its tokens (`search.prefix`).
+
+        `sample=N` draws N outputs per text instead of searching (hypotheses in the order drawn,
+        each scored by its log-probability; `search.sampling`), with `temperature`, `top_k`,
+        `top_p` and `seed` (text i draws from `sentence_seed(seed, i)`; or a list, one seed per
+        text); unset values come from the run's `decode.sampling`, which also says whether to
+        sample when `sample` is None."""
+        plan = sampling_inputs(self.cfg.decode.sampling, sample, seed, temperature, top_k, top_p, beam,
+                               n_best, tree)
         beam, n_best, src_ids, truncated = translate_inputs(
-            self.subwords, self.cfg.decode, texts, beam, n_best, batch_size, length_penalty)
+            self.subwords, self.cfg.decode, texts, 1 if plan else beam, 1 if plan else n_best, batch_size,
+            length_penalty)
         prefixes = prefix_inputs(self.subwords, self.cfg.decode, prefix, src_ids)
-        decoded = self._decode(src_ids, beam, n_best, batch_size, length_penalty, on_step, tree, prefixes)
+        seeds = text_seeds(plan, len(src_ids)) if plan else []
+        decoded = self._decode(src_ids, beam, n_best, batch_size, length_penalty, on_step, tree, prefixes,
+                               plan, seeds)
         out = []
         for text, ids, (hyps, found_tree), cut in zip(texts, src_ids, decoded, truncated):
             src_tokens = self.subwords.src_pieces(ids) + ["</s>"]

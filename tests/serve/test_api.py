@@ -201,7 +201,8 @@ def test_openapi_and_docs(client):
     schema = client.get("/openapi.json").json()
     assert {"/v1/translate", "/v1/models", "/healthz"} <= set(schema["paths"])
     request = schema["components"]["schemas"]["TranslateRequest"]
-    assert set(request["properties"]) == {"texts", "model", "beam", "n_best", "attention", "tree", "prefix"}
+    assert set(request["properties"]) == {"texts", "model", "beam", "n_best", "attention", "tree", "prefix",
+                                          "sample", "seed", "temperature", "top_k", "top_p"}
     responses = schema["paths"]["/v1/translate"]["post"]["responses"]
     assert {"200", "404", "422", "503"} <= set(responses)
     docs = client.get("/docs")

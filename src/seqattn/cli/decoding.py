@@ -52,6 +52,21 @@ def add_parsers(verbs) -> None:
                        help="every output starts with TEXT; search continues from its tokens")
     first.add_argument("--prefix-file", metavar="FILE",
                        help="one prefix per input line (line-aligned; an empty line: none)")
+    tr.add_argument("--sample", type=int, metavar="N",
+                    help="draw N outputs per line from the model's distribution instead of searching "
+                    "(printed as LINE<TAB>SAMPLE<TAB>LOGPROB<TAB>TEXT when N > 1; default: "
+                    "decode.sampling.samples, 0 = search)")
+    tr.add_argument("--seed", type=int, metavar="S",
+                    help="the same seed draws the same samples, one by one or batched (default: "
+                    "decode.sampling.seed)")
+    tr.add_argument("--temperature", type=float, metavar="T",
+                    help="sampling: log-probabilities divided by T (default: decode.sampling.temperature)")
+    tr.add_argument("--top-k", type=int, metavar="K",
+                    help="sampling: draw among the K most probable tokens (0: all; default: "
+                    "decode.sampling.top_k)")
+    tr.add_argument("--top-p", type=float, metavar="P",
+                    help="sampling: draw among the fewest most probable tokens reaching probability P "
+                    "(1: all; default: decode.sampling.top_p)")
     add_device_argument(tr)
     add_precision_arguments(tr)
     add_ensemble_rule_argument(tr)
@@ -137,7 +152,7 @@ def _has_attention(translator) -> bool:
 
 def _print_translations(results, n_best: int, first_line: int, out) -> None:
     for offset, r in enumerate(results):
-        if n_best == 1:
+        if n_best == 1 and len(r.hypotheses) == 1:
             print(r.text, file=out)
         else:
             for rank, h in enumerate(r.hypotheses, start=1):
@@ -155,6 +170,8 @@ def _cmd_translate(a: argparse.Namespace) -> int:
     kwargs = {"beam": a.beam, "n_best": a.n_best, "batch_size": a.batch_size,
               "length_penalty": a.length_penalty}
     extra = _extra_decoding(a, translator)
+    sampling = "sample" in extra or (translator.cfg.decode.sampling.samples > 0 and not _exported(translator))
+    base_seed = extra.get("seed", translator.cfg.decode.sampling.seed)
     if a.prefix is not None:
         kwargs["prefix"] = a.prefix
     prefixes = read_lines(a.prefix_file) if a.prefix_file else None
@@ -192,7 +209,13 @@ def _cmd_translate(a: argparse.Namespace) -> int:
             if prefixes is not None:
                 raise SeqattnError("--prefix-file needs --input or piped lines (it is line-aligned with "
                                    "them); type-ahead takes --prefix")
-            emit(translator.translate([line], **kwargs, **extra), number)
+            if sampling:  # each line draws as it would in a file: seeded from the seed and its number
+                from seqattn.search import sentence_seed
+
+                line_seed = [sentence_seed(base_seed, number - 1)]
+                emit(translator.translate([line], **kwargs, **{**extra, "seed": line_seed}), number)
+            else:
+                emit(translator.translate([line], **kwargs, **extra), number)
             number += 1
     else:
         binary = getattr(sys.stdin, "buffer", None)
@@ -206,17 +229,24 @@ def _cmd_translate(a: argparse.Namespace) -> int:
     return 0
 
 
+def _exported(translator) -> bool:
+    from seqattn.deploy.translator import ExportedTranslator
+
+    return isinstance(translator, ExportedTranslator)
+
+
 def _extra_decoding(a: argparse.Namespace, translator) -> dict:
     """What the run's own translator does beyond search (a forced prefix): refused, in one line,
     for an exported model; the keywords to pass otherwise."""
-    from seqattn.deploy.translator import ExportedTranslator
-
-    asked = [flag for flag, given in (("--prefix", a.prefix is not None), ("--prefix-file", a.prefix_file))
-             if given]
-    if asked and isinstance(translator, ExportedTranslator):
+    flags = {"--prefix": a.prefix, "--prefix-file": a.prefix_file, "--sample": a.sample, "--seed": a.seed,
+             "--temperature": a.temperature, "--top-k": a.top_k, "--top-p": a.top_p}
+    asked = [flag for flag, value in flags.items() if value is not None]
+    if asked and _exported(translator):
         raise SeqattnError(f"{a.run_dirs[0]}: an exported model decodes by greedy and beam search only "
                            f"({asked[0]} needs the run directory it was exported from)")
-    return {}
+    given = {"sample": a.sample, "seed": a.seed, "temperature": a.temperature, "top_k": a.top_k,
+             "top_p": a.top_p}
+    return {key: value for key, value in given.items() if value is not None}
 
 
 def _cmd_explain(a: argparse.Namespace) -> int:

@@ -36,7 +36,7 @@ from seqattn.serve.schemas import ErrorBody, Health, Limits, ModelList, Translat
 from seqattn.serve.studio import add_studio_routes
 from seqattn.serve.training_maps import add_training_map_routes
 from seqattn.serve.validation import EXAMPLE, describe_validation_errors
-from seqattn.translator import Translator
+from seqattn.translator import Sampling, Translator, text_seeds
 from seqattn.version import __version__
 
 log = logging.getLogger("seqattn.serve")
@@ -61,9 +61,10 @@ def pick_model(slots: Mapping[str, ModelSlot], name: str | None) -> ModelSlot:
 
 
 def check_request(req: TranslateRequest, slots: Mapping[str, ModelSlot], opts: ServeOptions
-                  ) -> tuple[ModelSlot, int, int]:
-    """The checks pydantic can't do (limits, model name, n_best vs the beam, prefixes); returns
-    the model, the beam and the request's work (beam x output limit x source length, summed)."""
+                  ) -> tuple[ModelSlot, int, int, Sampling | None]:
+    """The checks pydantic can't do (limits, model name, n_best vs the beam, prefixes,
+    sampling); returns the model, the beam, the request's work (beam or samples x output limit
+    x source length, summed) and the sampling settings (None: search)."""
     if not req.texts:
         raise ApiError(422, 'texts is empty: send at least one sentence, e.g. {"texts": ["Hallo Welt"]}')
     if len(req.texts) > opts.max_texts:
@@ -79,12 +80,14 @@ def check_request(req: TranslateRequest, slots: Mapping[str, ModelSlot], opts: S
             raise ApiError(422, f"texts[{i}] is not valid Unicode (it holds a lone surrogate "
                            "escape such as \\ud800)") from None
     slot = pick_model(slots, req.model)
-    beam = req.beam if req.beam is not None else slot.info.default_beam
+    plan = slot.sampling(req)
+    beam = 1 if plan else req.beam if req.beam is not None else slot.info.default_beam
     if req.n_best > beam:
         raise ApiError(422, f"n_best ({req.n_best}) must not exceed the beam size ({beam}): ask for "
                        "fewer hypotheses or a larger beam")
     lengths = slot.source_lengths(req.texts)
-    work = sum(beam * slot.output_limit(n) * n for n in lengths)  # attention scores computed
+    rows = plan.samples if plan else beam
+    work = sum(rows * slot.output_limit(n) * n for n in lengths)  # attention scores computed
     if work > opts.max_work:
         raise ApiError(422, f"this request asks for up to {work:,} units of work (beam x output length "
                        f"x source length, summed over texts; at most {opts.max_work:,}): send fewer or "
@@ -99,12 +102,13 @@ def check_request(req: TranslateRequest, slots: Mapping[str, ModelSlot], opts: S
                        f"(got {len(req.texts)})")
     if req.prefix is not None:
         slot.check_prefix(req.texts, req.prefix)  # (one line, the words translate uses)
-    cells = sum(req.n_best * slot.output_limit(n) * n for n in lengths) if req.attention else 0
+    cells = sum(max(req.n_best, rows if plan else 1) * slot.output_limit(n) * n for n in lengths) \
+        if req.attention else 0
     if cells > opts.max_attention_cells:
         raise ApiError(422, f"the attention matrices asked for could hold {cells:,} weights (at most "
                        f"{opts.max_attention_cells:,}): ask without attention, for fewer hypotheses, "
                        "or send fewer texts")
-    return slot, beam, work
+    return slot, beam, work, plan
 
 
 def create_app(models: Sequence[str | Path | Translator] | Mapping[str, Translator],
@@ -166,11 +170,14 @@ def create_app(models: Sequence[str | Path | Translator] | Mapping[str, Translat
     async def translate(req: TranslateRequest) -> Response:
         """Translate `texts`; each result has the n-best hypotheses with scores, subwords and,
         when `attention` is true, each hypothesis's attention matrix."""
-        slot, beam, work = check_request(req, slots, opts)
+        slot, beam, work, plan = check_request(req, slots, opts)
         tokens = slot.count_tokens(req.texts)
         lane = slot.heavy if work > opts.heavy_work else slot.batcher  # big requests never block small
         prefixes = [req.prefix] * len(req.texts) if isinstance(req.prefix, str) else req.prefix
-        body = await lane.submit(req.texts, (beam, req.n_best, req.tree), tokens, (req.attention, prefixes))
+        drawn = None if plan is None else (plan.samples, plan.temperature, plan.top_k, plan.top_p)
+        seeds = None if plan is None else text_seeds(plan, len(req.texts))  # (positions in this request)
+        body = await lane.submit(req.texts, (beam, req.n_best, req.tree, drawn), tokens,
+                                 (req.attention, prefixes, seeds))
         return Response(body, media_type="application/json")
 
     add_studio_routes(app, slots, errors, lambda name: pick_model(slots, name), ApiError)

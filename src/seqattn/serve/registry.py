@@ -20,7 +20,7 @@ from seqattn.deploy import ExportedTranslator, is_export
 from seqattn.ensemble import Ensemble
 from seqattn.errors import SeqattnError
 from seqattn.limits import MAX_SOURCE_TOKENS, max_output_length
-from seqattn.results import prefix_inputs
+from seqattn.results import Sampling, prefix_inputs, sampling_inputs
 from seqattn.serve.batcher import Batcher, Job
 from seqattn.serve.schemas import Architecture, DecoderInfo, EncoderInfo, ModelInfo
 from seqattn.translator import Translation, Translator
@@ -235,6 +235,17 @@ class ModelSlot:
         src_ids = [ids[:MAX_SOURCE_TOKENS] for ids in self.translator.subwords.encode_src(list(texts))]
         prefix_inputs(self.translator.subwords, self.translator.cfg.decode, prefix, src_ids)
 
+    def sampling(self, req) -> Sampling | None:
+        """A TranslateRequest's sampling settings over the model's `decode.sampling`, checked with
+        translate's words; None when its outputs are searched for."""
+        fields = (req.sample, req.seed, req.temperature, req.top_k, req.top_p)
+        if self.info.exported:
+            if any(f is not None for f in fields):
+                raise SeqattnError(f"model '{self.name}' is exported: it decodes by greedy and beam search "
+                                   "only (sampling needs the run directory it was exported from)")
+            return None
+        return sampling_inputs(self.translator.cfg.decode.sampling, *fields, req.beam, req.n_best, req.tree)
+
     def run_heavy_batch(self, key: Hashable, jobs: list[Job]) -> list[bytes]:
         """The heavy lane's worker: as `run_batch`, but before each decoding step it steps
         aside (sleeps, releasing the CPU and the GIL) while the ordinary lane runs a batch."""
@@ -245,21 +256,24 @@ class ModelSlot:
         return self.run_batch(key, jobs, yield_to_light)
 
     def run_batch(self, key: Hashable, jobs: list[Job], on_step=None) -> list[bytes]:
-        """Worker thread: translate every job's texts in one call; one JSON body per job. A job's
-        payload is (attention wanted, its texts' prefixes or None)."""
-        beam, n_best, tree = key
+        """Worker thread: translate every job's texts in one call; one JSON body per job. The key
+        is (beam, n_best, tree, sampling: (samples, temperature, top_k, top_p) or None); a job's
+        payload is (attention wanted, its texts' prefixes or None, their seeds or None)."""
+        beam, n_best, tree, drawn = key
         texts = [t for job in jobs for t in job.texts]
-        extra = {}
+        extra: dict = {}
         if any(job.payload[1] is not None for job in jobs):
             extra["prefix"] = [p for job in jobs for p in (job.payload[1] or [""] * len(job.texts))]
-        translations = self.translator.translate(texts, beam=beam, n_best=n_best,
-                                                 batch_size=max(1, len(texts)), tree=tree, on_step=on_step,
-                                                 **extra)
+        if drawn is not None:
+            extra.update(zip(("sample", "temperature", "top_k", "top_p"), drawn))
+            extra.update(seed=[s for job in jobs for s in job.payload[2]], beam=None, n_best=None)
+        translations = self.translator.translate(texts, **{"beam": beam, "n_best": n_best, **extra},
+                                                 batch_size=max(1, len(texts)), tree=tree, on_step=on_step)
         bodies, start = [], 0
         for job in jobs:
             part = translations[start : start + len(job.texts)]
             start += len(job.texts)
-            body = {"model": self.name, "beam": beam, "n_best": n_best,
+            body = {"model": self.name, "beam": beam, "n_best": n_best, "sample": drawn and drawn[0],
                     "results": [render_result(t, bool(job.payload[0]),
                                               render_tree(t, self.translator.subwords.tgt_pieces))
                                 for t in part]}

@@ -37,6 +37,17 @@ class TranslateRequest(BaseModel):
     prefix: str | list[str] | None = Field(
         None, description="How each output starts: one string for every text, or one per text (an empty "
         "string: none). Search continues from its tokens, whose log-probabilities count in the score.")
+    sample: int | None = Field(
+        None, description="Draw this many outputs per text from the model's distribution instead of "
+        "searching (hypotheses in the order drawn, each scored by its log-probability); null: the model's "
+        "decode.sampling.samples (0: search). Not with a beam, n_best or a tree.")
+    seed: int | None = Field(None, description="The same seed draws the same samples for the same texts, "
+                             "whatever else is batched with them; default: decode.sampling.seed.")
+    temperature: float | None = Field(None, description="Sampling: log-probabilities divided by it "
+                                      "(more than 0); default: decode.sampling.temperature.")
+    top_k: int | None = Field(None, description="Sampling: draw among the k most probable tokens (0: all).")
+    top_p: float | None = Field(None, description="Sampling: draw among the fewest most probable tokens "
+                                "reaching probability p, in (0, 1] (1: all).")
 
 
 class TreeNode(BaseModel):
@@ -79,6 +90,7 @@ class TranslateResponse(BaseModel):
     model: str
     beam: int
     n_best: int
+    sample: int | None = Field(None, description="Outputs drawn per text, when sampled (null: searched).")
     results: list[TranslationResult]
 
 

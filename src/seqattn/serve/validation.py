@@ -9,7 +9,7 @@ from typing import Any
 from seqattn.limits import MAX_BEAM
 
 EXAMPLE = '{"texts": ["Zwei Hunde spielen im Schnee."], "beam": 5}'
-FIELDS = "texts, model, beam, n_best, attention, tree, prefix"
+FIELDS = "texts, model, beam, n_best, attention, tree, prefix, sample, seed, temperature, top_k, top_p"
 BODIES = {  # per endpoint: its fields and an example body
     "/v1/translate": (FIELDS, EXAMPLE),
     "/v1/score": ("source, target, model", '{"source": "저는 AI를 좋아합니다", "target": "I like AI."}'),
@@ -23,6 +23,9 @@ EXPECTED = {
     "attention": "true or false",
     "tree": "true or false",
     "prefix": "a string, a list of strings (one per text), or null",
+    "sample": "an integer from 1 to the sample limit, or null", "seed": "a whole number, or null",
+    "temperature": "a number more than 0, or null", "top_k": "a whole number, 0 or more, or null",
+    "top_p": "a number more than 0 and at most 1, or null",
     "source": "a string", "target": "a string", "text": "a string",
 }
 SHOWN_ERRORS = 3
