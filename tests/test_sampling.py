@@ -11,6 +11,7 @@ import torch
 
 from seqattn.cli import main
 from seqattn.errors import SeqattnError
+from seqattn.evaluate import score_split
 from seqattn.search import GreedySearch, SampleSearch, TorchStepper, draw_tokens, sentence_seed
 from seqattn.translator import Translator
 
@@ -133,7 +134,7 @@ def test_translate_samples(translator):
 
 
 @pytest.mark.parametrize("kwargs,words", [
-    ({"sample": 101}, "samples must be between 1 and 100 per input (got 101)"),
+    ({"sample": 101}, "samples must be between 0 (search) and 100 per input (got 101)"),
     ({"sample": 2, "temperature": 0.0}, "temperature must be more than 0 (got 0.0)"),
     ({"sample": 2, "top_p": 1.5}, "top_p must be more than 0 and at most 1 (got 1.5)"),
     ({"sample": 2, "top_p": 0.0}, "top_p must be more than 0 and at most 1 (got 0.0)"),
@@ -178,3 +179,16 @@ def test_the_api_samples(translator):
             [h.text for h in t.hypotheses] for t in expected]
         bad = client.post("/v1/translate", json={"texts": ["a"], "sample": 2, "top_p": 0})
         assert bad.status_code == 422 and bad.json()["detail"].startswith("top_p must be more than 0")
+
+
+def test_the_configs_sample_count_makes_translate_sample_and_zero_searches(translator):
+    cfg = translator.cfg.model_copy(deep=True)
+    cfg.decode.sampling.samples = 2
+    drawing = Translator(translator.model, translator.subwords, cfg, translator.device)
+    assert [len(t.hypotheses) for t in drawing.translate(SOURCES)] == [2] * len(SOURCES)
+    searched = drawing.translate(SOURCES, beam=1, sample=0)
+    assert [t.text for t in searched] == [t.text for t in translator.translate(SOURCES, beam=1)]
+    with pytest.raises(SeqattnError, match="sampling draws outputs instead of searching"):
+        drawing.translate(SOURCES, beam=3)
+    _, decoded = score_split(drawing, SOURCES, SOURCES, ["chrf"], beam=3)  # evaluate searches all the same
+    assert decoded.outputs == [t.text for t in translator.translate(SOURCES, beam=3)]

@@ -44,12 +44,16 @@ def score_split(translator: AnyTranslator, sources: Sequence[str], references: S
 
     With `group`, lines with the same source are one source with all their references (in
     order of first appearance), decoded once and scored once; otherwise every line is a
-    source with its one reference."""
+    source with its one reference. The outputs are searched for, never sampled
+    (`decode.sampling` aside)."""
     if group:
         unique, refs = group_references(sources, references)
     else:
         unique, refs = list(sources), [[r] for r in references]
-    outputs = [t.text for t in translator.translate(unique, beam=beam, n_best=1)]
+    drawing = getattr(getattr(getattr(translator, "cfg", None), "decode", None), "sampling", None)
+    samples_by_default = bool(drawing and drawing.samples) and not isinstance(translator, ExportedTranslator)
+    searched = {"sample": 0} if samples_by_default else {}  # (searched here all the same)
+    outputs = [t.text for t in translator.translate(unique, beam=beam, n_best=1, **searched)]
     return score_texts(outputs, refs, metrics), Decoded(unique, refs, outputs)
 
 

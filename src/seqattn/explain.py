@@ -23,7 +23,8 @@ from seqattn.errors import SeqattnError
 from seqattn.model.decoder import DecoderState, StepTrace
 from seqattn.model.encoder import EncoderOutput
 from seqattn.model.seq2seq import Seq2Seq
-from seqattn.search import EnsembleStepper, GreedySearch, TorchStepper
+from seqattn.search import EnsembleStepper, GreedySearch, Stepper, TorchStepper
+from seqattn.search.stepper import Memory, Rows
 from seqattn.translator import Translator
 
 BAR = "█"
@@ -116,14 +117,15 @@ class TracingStepper(TorchStepper):
 class Recording:
     """A Stepper that keeps the logits and weights each step returned."""
 
-    def __init__(self, stepper):
+    def __init__(self, stepper: Stepper):
         self.stepper, self.has_attention = stepper, stepper.has_attention
         self.steps: list[tuple[torch.Tensor, torch.Tensor | None]] = []
 
-    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor):
+    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> tuple[Memory, Rows]:
         return self.stepper.encode(src, src_lengths)
 
-    def step(self, tokens: torch.Tensor, state, memory):
+    def step(self, tokens: torch.Tensor, state: Rows, memory: Memory
+             ) -> tuple[torch.Tensor, Rows, torch.Tensor | None]:
         logits, state, weights = self.stepper.step(tokens, state, memory)
         self.steps.append((logits, weights))
         return logits, state, weights

@@ -44,7 +44,7 @@ def check_decoding(beam: int, n_best: int, batch_size: int | None = None,
 def check_sampling(samples: int, temperature: float, top_k: int, top_p: float, seed: int = 0) -> None:
     """Refuse, in one line, a sample count, temperature, top-k, top-p or seed out of range."""
     if not 1 <= samples <= MAX_SAMPLES:
-        raise SeqattnError(f"samples must be between 1 and {MAX_SAMPLES} per input (got {samples})")
+        raise SeqattnError(f"samples must be between 0 (search) and {MAX_SAMPLES} per input (got {samples})")
     if not (math.isfinite(temperature) and temperature > 0):
         raise SeqattnError(f"temperature must be more than 0 (got {temperature}); near 0 sampling "
                            "approaches greedy search")
@@ -52,5 +52,10 @@ def check_sampling(samples: int, temperature: float, top_k: int, top_p: float, s
         raise SeqattnError(f"top_k must be 0 (no cut) or more (got {top_k})")
     if not 0 < top_p <= 1:
         raise SeqattnError(f"top_p must be more than 0 and at most 1 (got {top_p}); 1 keeps every token")
+    check_seed(seed)
+
+
+def check_seed(seed: int) -> None:
+    """Refuse, in one line, a seed that is not 32-bit."""
     if not 0 <= seed <= MAX_SEED:
         raise SeqattnError(f"seed must be between 0 and {MAX_SEED} (got {seed})")

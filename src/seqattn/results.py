@@ -117,9 +117,9 @@ def sampling_inputs(sampling, sample: int | None, seed: int | Sequence[int] | No
                     top_k: int | None, top_p: float | None, beam: int | None, n_best: int | None,
                     tree: bool) -> Sampling | None:
     """The call's sampling settings over the run's `decode.sampling`, checked; None when the
-    outputs are searched for (no sample count given, and `decode.sampling.samples` 0)."""
+    outputs are searched for (`sample` 0, or None with `decode.sampling.samples` 0)."""
     samples = sampling.samples if sample is None else sample
-    if not samples and sample is None:
+    if samples == 0:
         return None
     if (beam or 1) > 1 or (n_best or 1) > 1:
         raise SeqattnError("sampling draws outputs instead of searching: ask for samples or for a beam "

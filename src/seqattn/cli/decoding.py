@@ -55,7 +55,7 @@ def add_parsers(verbs) -> None:
     tr.add_argument("--sample", type=int, metavar="N",
                     help="draw N outputs per line from the model's distribution instead of searching "
                     "(printed as LINE<TAB>SAMPLE<TAB>LOGPROB<TAB>TEXT when N > 1; default: "
-                    "decode.sampling.samples, 0 = search)")
+                    "decode.sampling.samples; 0: search)")
     tr.add_argument("--seed", type=int, metavar="S",
                     help="the same seed draws the same samples, one by one or batched (default: "
                     "decode.sampling.seed)")
@@ -172,6 +172,10 @@ def _cmd_translate(a: argparse.Namespace) -> int:
     extra = _extra_decoding(a, translator)
     sampling = "sample" in extra or (translator.cfg.decode.sampling.samples > 0 and not _exported(translator))
     base_seed = extra.get("seed", translator.cfg.decode.sampling.seed)
+    if sampling:
+        from seqattn.limits import check_seed
+
+        check_seed(base_seed)  # (typed lines pass each line's own seed, derived from it)
     if a.prefix is not None:
         kwargs["prefix"] = a.prefix
     prefixes = read_lines(a.prefix_file) if a.prefix_file else None

@@ -22,7 +22,7 @@ from seqattn.errors import SeqattnError
 from seqattn.limits import MAX_SOURCE_TOKENS, max_output_length
 from seqattn.results import Sampling, prefix_inputs, sampling_inputs
 from seqattn.serve.batcher import Batcher, Job
-from seqattn.serve.schemas import Architecture, DecoderInfo, EncoderInfo, ModelInfo
+from seqattn.serve.schemas import Architecture, DecoderInfo, EncoderInfo, ModelInfo, TranslateRequest
 from seqattn.translator import Translation, Translator
 
 
@@ -235,7 +235,7 @@ class ModelSlot:
         src_ids = [ids[:MAX_SOURCE_TOKENS] for ids in self.translator.subwords.encode_src(list(texts))]
         prefix_inputs(self.translator.subwords, self.translator.cfg.decode, prefix, src_ids)
 
-    def sampling(self, req) -> Sampling | None:
+    def sampling(self, req: TranslateRequest) -> Sampling | None:
         """A TranslateRequest's sampling settings over the model's `decode.sampling`, checked with
         translate's words; None when its outputs are searched for."""
         fields = (req.sample, req.seed, req.temperature, req.top_k, req.top_p)

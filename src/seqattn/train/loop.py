@@ -280,7 +280,7 @@ class Trainer:
             log.info("test (beam %d, best step %s): %s", beam, self.progress.best_step,
                      result.test.line())
         if self.cfg.train.samples:
-            result.samples = self.translator.translate(self.cfg.train.samples, beam=beam)
+            result.samples = self.translator.translate(self.cfg.train.samples, beam=beam, sample=0)
         summary = {"stop_reason": result.stop_reason, "progress": asdict(self.progress),
                    "test": {**result.test.as_dict(), "signatures": result.test.signatures}
                    if result.test else None,

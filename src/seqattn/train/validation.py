@@ -81,7 +81,8 @@ class Validator:
             return
         from seqattn.viz import draw_heatmap, figure_array, figure_bytes
 
-        for k, r in enumerate(self.translator.translate(self.data.dev.text.src[:n], beam=1), start=1):
+        dev = self.data.dev.text.src[:n]
+        for k, r in enumerate(self.translator.translate(dev, beam=1, sample=0), start=1):  # (searched)
             fig = draw_heatmap(r.attention, r.src_tokens, r.tgt_tokens, f"step {step}: {r.source}")
             path = self.run.attention_map(step, k)
             atomic_write_bytes(path, figure_bytes(fig))
