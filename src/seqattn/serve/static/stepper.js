@@ -19,6 +19,12 @@ export function buildStepper(panel, ctx) {
 }
 
 function renderStepper(panel, ctx, ex) {
+  if (ex.members && ex.members.length) { // an ensemble: no one model's vectors to step through
+    panel.append(el("p", { class: "muted", text: `An ensemble of ${ex.members.length} runs `
+      + `(${ex.members.join(", ")}): its output is “${ex.output}”; each member has its own states and `
+      + "queries, so serve a member's run to step through them." }));
+    return;
+  }
   const T = ex.steps.length;
   const src = pieceLabels(ex.src_tokens);
   const chosen = pieceLabels(ex.steps.map((s) => s.chosen));
