@@ -74,7 +74,7 @@ class BeamSearch(Search):
             logits, beams.state, weights = model.step(beams.tokens, beams.state, beams.memory)
             w = weights.float() if model.has_attention else None
             logp = log_softmax(logits)  # (rows, vocab) fp32
-            if forced is not None:
+            if forced is not None and t < forced.longest:
                 sentence = torch.tensor(beams.sent, device=device).repeat_interleave(k)
                 logp = forced.force(logp, t, sentence)
             step = self._rank(t, beams, logp, w, limits, src_lengths, finished)

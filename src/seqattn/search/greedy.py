@@ -86,7 +86,7 @@ class GreedySearch(Search):
             self._step_starts(t)
             logits, state, weights = model.step(tokens, state, memory)
             logp = log_softmax(logits)  # (rows, vocab) fp32
-            if forced is not None:
+            if forced is not None and t < forced.longest:
                 logp = forced.force(logp, t, sentence[active])
             best_lp, tokens = choose(logp, active)  # (rows,)
             sid = active[alive]
