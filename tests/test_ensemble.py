@@ -135,7 +135,7 @@ def test_serve_an_ensemble_as_one_model(runs):
     spec = f"both={runs['a']},{runs['b']}"
     with TestClient(create_app([runs["a"]], device="cpu", ensembles=(spec,))) as client:
         models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
-        assert models["both"]["members"] == [str(runs["a"]), str(runs["b"])]
+        assert models["both"]["members"] == ["run", "run-2"]  # basenames: no server paths
         assert models["run"]["members"] == []
         body = client.post("/v1/translate", json={"texts": SENTENCES, "model": "both", "beam": 3,
                                                   "n_best": 2}).json()
@@ -143,7 +143,7 @@ def test_serve_an_ensemble_as_one_model(runs):
         assert [[h["text"] for h in r["hypotheses"]] for r in body["results"]] == [
             [h.text for h in t.hypotheses] for t in expected]
         explained = client.post("/v1/explain", json={"text": "alpha", "model": "both"}).json()
-        assert explained["members"] and explained["encoder_states"] is None
+        assert explained["members"] == ["run", "run-2"] and explained["encoder_states"] is None
         scored = client.post("/v1/score", json={"source": "alpha", "target": "A", "model": "both"})
         assert scored.status_code == 200
     with pytest.raises(SeqattnError, match="cannot join an ensemble"):

@@ -44,6 +44,12 @@ def unique_names(names: Sequence[str]) -> list[str]:
 Served = Translator | ExportedTranslator  # a run directory's model, or an exported one
 
 
+def member_labels(paths: Sequence[str]) -> list[str]:
+    """An ensemble's runs as the API shows them: each folder's basename (repeats get '-2', ...),
+    never the server's paths."""
+    return unique_names([Path(p).name for p in paths])
+
+
 def parse_ensembles(specs: Sequence[str]) -> dict[str, list[str]]:
     """`--ensemble NAME=RUN1,RUN2` values as {name: runs}, checked."""
     found: dict[str, list[str]] = {}
@@ -159,7 +165,7 @@ def model_info(name: str, translator: Served) -> ModelInfo:
             attention=attention,
             parameters=parameters,
         ),
-        members=translator.names if isinstance(translator, Ensemble) else [],
+        members=member_labels(translator.names) if isinstance(translator, Ensemble) else [],
         examples=model_examples(cfg, read_files=not exported),
     )
 

@@ -127,9 +127,9 @@ class ModelInfo(BaseModel):
                            "Runtime): it translates and scores, but offers no step-by-step internals "
                            "(/v1/explain, beam trees, training's pictures).")
     architecture: Architecture
-    members: list[str] = Field(default_factory=list, description="An ensemble's runs, combined per step "
-                               "(empty for one model); `architecture` describes the first, `attention` "
-                               "is the members' mean.")
+    members: list[str] = Field(default_factory=list, description="An ensemble's runs (their folders' "
+                               "basenames), combined per step (empty for one model); `architecture` "
+                               "describes the first, `attention` is the members' mean.")
     examples: list[str] = Field(
         default_factory=list, description="Example inputs in the model's source language: the run's "
         "train.samples, else the first lines of its dev set (empty when neither is at hand).")

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from seqattn.deploy.translator import NO_INTERNALS
 from seqattn.errors import SeqattnError
 from seqattn.explain import MAX_EXPLAIN_SUBWORDS, Explanation, explain
-from seqattn.serve.registry import ModelSlot
+from seqattn.serve.registry import ModelSlot, member_labels
 from seqattn.serve.schemas import ExplainRequest, ExplainResponse, ScoreRequest, ScoreResponse
 
 MAX_SCORE_CHARS = 1000  # characters per source and per target
@@ -32,7 +32,8 @@ def explanation_body(name: str, ex: Explanation) -> dict[str, Any]:
         "model": name, "text": ex.sentence, "search": "greedy", "attention_type": ex.attention_type,
         "formula": ex.formula, "src_tokens": ex.src_tokens, "src_ids": [int(i) for i in ex.src_ids],
         "encoder_states": _floats(ex.encoder_states), "context_vector": _floats(ex.context_vector),
-        "initial_state": _floats(ex.initial_state), "output": ex.output_text, "members": ex.members,
+        "initial_state": _floats(ex.initial_state), "output": ex.output_text,
+        "members": member_labels(ex.members),
         "steps": [{"fed": s.fed, "query": _floats(s.query), "scores": _floats(s.scores),
                    "weights": _floats(s.weights), "attention_value": _floats(s.attention_value),
                    "attentional": _floats(s.attentional), "chosen": s.chosen,
