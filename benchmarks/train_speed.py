@@ -5,7 +5,7 @@ reads the target-token rate of every logged window from the run's metrics.csv, a
 the median over the windows after warm-up. In the same process it times a large matrix
 product in fp32 and bf16, the hardware's practical ceiling, and converts tokens/s into
 model GFLOP/s from an analytic FLOP count of the configuration. Where bf16 is not native
-(the precision probe says so: no bf16 LSTM, or bf16 products slower than fp32), the bf16
+(the precision probe says so: no bf16 LSTM, or no bf16 instructions), the bf16
 mode and the bf16 ceiling are skipped, and the output says why.
 
     python benchmarks/train_speed.py --data ../shared/data/multi30k --json train_speed.json

@@ -5,6 +5,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -123,6 +124,39 @@ def test_probe_is_cached_and_leaves_the_random_state_alone():
     assert torch.equal(torch.rand(3), want)
     assert probe_bf16(CPU) is first
     assert first.native <= (first.trains and first.decodes)
+
+
+@pytest.mark.parametrize("cap, amx, avx512_bf16, want", [
+    (None, False, False, None),  # AVX2-only CPUs (Zen 3)
+    (None, False, True, "AVX512-BF16"),  # Zen 4
+    (None, True, True, "AMX"),  # Xeon with AMX
+    ("AVX2", True, True, None),  # oneDNN capped below its bf16 instructions
+    ("avx512_core", False, True, None),
+    ("AVX512_CORE_BF16", False, True, "AVX512-BF16"),
+    ("AVX512_CORE_AMX", True, True, "AMX"),
+])
+def test_native_bf16_is_read_from_the_instructions_and_the_onednn_cap(monkeypatch, cap, amx, avx512_bf16,
+                                                                     want):
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    if cap is None:
+        monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    else:
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    assert policy._cpu_bf16_instructions() == want
+
+
+def test_the_probe_times_nothing(monkeypatch):
+    """A timed probe decided differently on a busy machine; this one cannot."""
+    def no_clock():
+        raise AssertionError("the probe read a clock")
+
+    for clock in ("perf_counter", "monotonic", "time"):
+        monkeypatch.setattr(time, clock, no_clock)
+    found = probe_bf16.__wrapped__(CPU)
+    assert found == probe_bf16(CPU)
+    assert found.native == (found.trains and found.decodes and policy._cpu_bf16_instructions() is not None)
 
 
 def test_translator_takes_a_decided_policy(trained_run, monkeypatch):

@@ -4,11 +4,13 @@
 one `Precision` that everything else reads: the compute dtype, the autocast context, the
 dtype of the decoding copy of the weights, the loss-scaling default and the row multiples
 that keep oneDNN's kernel cache small. 'auto' is decided from what the hardware really
-runs, by `probe_bf16`: a tiny bf16 LSTM (forward and backward under autocast, and forward
-with bf16 weights) and a bf16 matrix product, each tried on the device and the product
-timed against fp32. A CPU flag alone is not enough: oneDNN can refuse a bf16 LSTM on a
-CPU that reports AVX512-BF16 (e.g. under `ONEDNN_MAX_CPU_ISA=AVX2`), and on CPUs without
-bf16 instructions bf16 products are emulated, slower than fp32.
+runs, by `probe_bf16`: a tiny bf16 LSTM is tried on the device (forward and backward under
+autocast, and forward with bf16 weights), and on the CPU bf16 counts as native only where
+the CPU has bf16 instructions (AVX512-BF16 or AMX) and oneDNN is not capped below them
+(`ONEDNN_MAX_CPU_ISA`). A CPU flag alone is not enough: oneDNN can refuse a bf16 LSTM on a
+CPU that reports AVX512-BF16 (e.g. under `ONEDNN_MAX_CPU_ISA=AVX2`); and without bf16
+instructions bf16 products are emulated, slower than fp32. The probe never times anything,
+so one machine always decides the same (a resumed run computes as its first part did).
 
 An explicit request the hardware cannot serve is a `SeqattnError` naming what is missing;
 one it serves only by emulation runs, with a warning.
@@ -20,7 +22,6 @@ import contextlib
 import functools
 import logging
 import os
-import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -41,22 +42,12 @@ class Bf16Support:
 
     trains: bool  # an LSTM forward + backward under bf16 autocast runs
     decodes: bool  # an LSTM with bf16 weights runs forward
-    native: bool  # both run and a bf16 product is faster than fp32 (not emulated)
+    native: bool  # both run, on bf16 instructions (not emulated)
     detail: str  # one line for logs and errors
 
     def serves(self, purpose: Purpose) -> bool:
         """Training needs both (validation decodes); decoding needs the forward pass only."""
         return self.trains and self.decodes if purpose == "train" else self.decodes
-
-
-def _best_ms(fn, repeats: int = 5) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times) * 1e3
 
 
 def _lstm_runs(device: torch.device, train: bool) -> str | None:
@@ -81,17 +72,37 @@ def _lstm_runs(device: torch.device, train: bool) -> str | None:
     return None
 
 
+# oneDNN's ISA names (ONEDNN_MAX_CPU_ISA) that keep its bf16 instructions: AVX512_CORE_BF16 and later
+_BF16_ISA_WORDS = ("BF16", "FP16", "AMX", "AVX10", "DEFAULT", "ALL")
+
+
+def _onednn_cap() -> str | None:
+    return os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or None
+
+
 def _cpu_isa() -> str:
     """ATen's CPU capability, and oneDNN's cap when ONEDNN_MAX_CPU_ISA lowers it."""
     isa = torch.backends.cpu.get_cpu_capability()
-    cap = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+    cap = _onednn_cap()
     return f"{isa}, oneDNN capped at {cap}" if cap else isa
+
+
+def _cpu_bf16_instructions() -> str | None:
+    """The CPU's bf16 instructions oneDNN may use ('AMX', 'AVX512-BF16'), or None."""
+    cap = _onednn_cap()
+    if cap and not any(word in cap.upper() for word in _BF16_ISA_WORDS):
+        return None
+    if torch.cpu._is_amx_tile_supported():
+        return "AMX"
+    if torch.cpu._is_avx512_bf16_supported():
+        return "AVX512-BF16"
+    return None
 
 
 @functools.lru_cache(maxsize=4)
 def probe_bf16(device: torch.device) -> Bf16Support:
     """Try bf16 on `device` (once per process and device): does an LSTM train and decode in
-    bf16, and is a bf16 product faster than an fp32 one?"""
+    bf16, and does the hardware have bf16 instructions?"""
     device = torch.device(device)
     if device.type == "cuda":
         if not torch.cuda.is_available():
@@ -106,21 +117,16 @@ def probe_bf16(device: torch.device) -> Bf16Support:
     if device.type != "cpu":
         return Bf16Support(False, False, False, f"bf16 is not probed on {device.type}")
     train_error, decode_error = _lstm_runs(device, True), _lstm_runs(device, False)
-    gen = torch.Generator().manual_seed(0)  # (the global random state is left alone)
-    a, b = torch.randn(256, 256, generator=gen), torch.randn(256, 256, generator=gen)
-    a16, b16 = a.bfloat16(), b.bfloat16()
-    fp32_ms, bf16_ms = _best_ms(lambda: a @ b), _best_ms(lambda: a16 @ b16)
-    faster = bf16_ms < fp32_ms
-    isa = _cpu_isa()
-    speed = (f"bf16 product {fp32_ms / bf16_ms:.2g}x the speed of fp32 "
-             f"({'native' if faster else 'emulated'}), CPU capability {isa}")
+    instructions, isa = _cpu_bf16_instructions(), _cpu_isa()
+    speed = (f"{instructions} instructions (native)" if instructions else
+             "no bf16 instructions oneDNN may use (emulated)") + f", CPU capability {isa}"
     if train_error or decode_error:
         kind = "training " if decode_error is None else ""
         detail = f"oneDNN has no bf16 LSTM {kind}kernel for this CPU ({train_error or decode_error}); {speed}"
     else:
         detail = speed
     return Bf16Support(not train_error, not decode_error,
-                       faster and not train_error and not decode_error, detail)
+                       bool(instructions) and not train_error and not decode_error, detail)
 
 
 @dataclass(frozen=True)

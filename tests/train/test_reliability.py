@@ -98,6 +98,48 @@ def test_damaged_latest_checkpoint_falls_back_and_stays_exact(reference, tmp_pat
     assert_bit_identical(reference.tensors, run)
 
 
+@pytest.fixture(scope="module")
+def auto_reference(tmp_path_factory):
+    """A 20-step run in `precision: auto` (checkpoints at 10 and 20)."""
+    folder = tmp_path_factory.mktemp("auto")
+    cfg = reliability_config(folder / "data", ["train.precision=auto", "train.max_steps=20"])
+    with threads_restored():
+        train(cfg, folder / "run")
+    return SimpleNamespace(cfg=cfg, run=folder / "run", tensors=final_tensors(folder / "run"))
+
+
+def test_a_resumed_auto_run_keeps_the_precision_of_its_checkpoints(auto_reference, tmp_path, monkeypatch):
+    """Even where this machine alone would now pick the other precision, the run stays exact."""
+    from seqattn import precision as policy
+    from seqattn.precision import Bf16Support, decide
+
+    reference = auto_reference
+    first = decide("auto", torch.device("cpu")).name
+    state = json.loads((latest_checkpoint(reference.run / "checkpoints") / "trainer_state.json").read_text())
+    assert state["precision"] == first
+    run = tmp_path / "run"
+    shutil.copytree(reference.run, run)
+    _truncate(latest_checkpoint(run / "checkpoints") / "model.safetensors")  # resume from step 10
+    other = Bf16Support(True, True, native=first == "fp32", detail="the other answer (test)")
+    monkeypatch.setattr(policy, "probe_bf16", lambda device: other)
+    assert decide("auto", torch.device("cpu")).name != first
+    Trainer(reference.cfg, run, resume=True).run()
+    assert f"precision {first} (auto: kept from step_00000010" in _log(run)
+    assert_bit_identical(reference.tensors, run)
+
+
+def test_a_recorded_precision_this_machine_cannot_run_is_a_warning(auto_reference, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(auto_reference.run, run)
+    state_file = latest_checkpoint(run / "checkpoints") / "trainer_state.json"
+    state = json.loads(state_file.read_text())
+    state_file.write_text(json.dumps({**state, "precision": "fp16"}))  # as if trained on a GPU
+    Trainer(auto_reference.cfg, run, resume=True).run()
+    log = _log(run)
+    assert "was trained in fp16 (precision fp16 runs on CUDA only" in log
+    assert "will not match an uninterrupted run bit for bit" in log
+
+
 def test_disk_full_while_checkpointing_keeps_the_last_good_one(reference, tmp_path, monkeypatch, capsys):
     real_fsync = os.fsync
 

@@ -27,7 +27,7 @@ from seqattn.data.subword import PAD_ID
 from seqattn.errors import SeqattnError
 from seqattn.model.loss import TeacherForcedLoss
 from seqattn.model.seq2seq import Seq2Seq
-from seqattn.precision import decide
+from seqattn.precision import Precision, decide
 from seqattn.rundir import RunDir
 from seqattn.runtime import check_fits, resolve_device, set_threads, tune_allocator
 from seqattn.scoring import Scores
@@ -102,6 +102,9 @@ class Trainer:
             ckpt, state = restored
             self.schedule.load_state_dict(state["schedule"])
             self.progress = Progress(**state["progress"])
+            if self._keep_precision(state.get("precision"), ckpt) and t.loss_scaling is None:
+                self.updater = Updater(self.model.parameters(), self.optimizer, t.clip_norm,
+                                       self.precision.loss_scaling, self.device.type)
             self.updater.load_state_dict(state.get("loss_scaler"))
             self.dist.restore_rng(state.get("rank_rng"), t.seed, self.progress.step)
             log.info("resumed from %s (step %d, epoch %d)", ckpt.name, self.progress.step,
@@ -118,6 +121,24 @@ class Trainer:
                                    self.precision)
         log.info("model: %s parameters; device %s; precision %s",
                  f"{self.model.num_parameters():,}", self.device, self.precision)
+
+    def _keep_precision(self, recorded: str | None, ckpt: Path) -> bool:
+        """Resume an 'auto' run in the precision its checkpoint was written in, where this
+        hardware runs it (else say the rest computes differently). True when it changed."""
+        now = self.precision
+        if recorded is None or recorded == now.name or now.requested != "auto":
+            return False
+        try:
+            kept = decide(recorded, self.device, "train")
+        except SeqattnError as exc:
+            why = str(exc).split("; use ")[0]
+            log.warning("warning: %s was trained in %s (%s), so the rest of the run computes in %s "
+                        "and will not match an uninterrupted run bit for bit", ckpt.name, recorded,
+                        why, now.name)
+            return False
+        self.precision = Precision(kept.name, self.device, "auto",
+                                   f"kept from {ckpt.name}; this machine alone would pick {now.name}")
+        return True
 
     def _load_data(self, splits) -> PreparedData:
         """Subwords and encoded splits. Rank 0 trains SentencePiece (or prepares the shards)
@@ -158,7 +179,8 @@ class Trainer:
         if not self.dist.is_main:
             return
         state = {"step": self.progress.step, "progress": asdict(self.progress),
-                 "schedule": self.schedule.state_dict(), "loss_scaler": self.updater.state_dict()}
+                 "schedule": self.schedule.state_dict(), "loss_scaler": self.updater.state_dict(),
+                 "precision": self.precision.name}
         if self.dist.enabled:
             state.update(world_size=self.dist.world_size, rank_rng=rank_rng)
         save_checkpoint(self.rundir.checkpoints, self.model, self.optimizer, state,
