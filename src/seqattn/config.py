@@ -241,9 +241,9 @@ class TrainConfig(_Strict):
                                                    "--device overrides")
     precision: PrecisionChoice = Field(  # auto: bf16 where native (precision.py)
         "auto", description="`auto`: bf16 autocast where a probe at start-up finds bf16 native (a bf16 "
-        "LSTM trains and the hardware has bf16 instructions: CPUs with AVX512-BF16 or AMX, GPUs from sm80), else "
-        "fp32; `bf16` is an error naming the missing capability where the hardware cannot run it, a "
-        "warning where it is only emulated; `fp16`: CUDA only, with loss scaling")
+        "LSTM trains and the hardware has bf16 instructions: CPUs with AVX512-BF16 or AMX, GPUs from "
+        "sm80), else fp32; `bf16` is an error naming the missing capability where the hardware cannot "
+        "run it, a warning where it is only emulated; `fp16`: CUDA only, with loss scaling")
     loss_scaling: bool | None = Field(None, description="dynamic loss scaling: the scale halves on overflow "
                                       "and doubles after 2,000 clean steps, kept in checkpoints (`null`: "
                                       "for fp16 only)")
