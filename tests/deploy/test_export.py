@@ -85,6 +85,13 @@ def test_trained_run_exports_and_decodes_alike(trained_run, tmp_path):
         assert d == 0, f"{d} of {c} differ"
     default = exported.translate(["alpha beta"])  # the run's decoding defaults (decode.beam 3)
     assert default[0].text == torch_path.translate(["alpha beta"])[0].text
+    # the step graph's own log-softmax + top-k (format 2) finds what NumPy's finds (format 1)
+    assert exported.stepper.top_k_in_graph
+    in_graph = [exported.translate(SENTENCES, beam=b, n_best=min(b, 3)) for b in (1, 5)]
+    exported.stepper.top_k_in_graph = False
+    in_numpy = [exported.translate(SENTENCES, beam=b, n_best=min(b, 3)) for b in (1, 5)]
+    for a, b in zip(in_graph, in_numpy):
+        assert compare(a, b)[1] == 0
 
 
 @pytest.mark.parametrize("quantize", [None, "int8"])

@@ -26,7 +26,8 @@ MANIFEST = "manifest.json"
 ENCODER = "encoder.onnx"
 STEP = "decoder_step.onnx"
 FORMAT = "seqattn-export"  # the manifest's "format": what kind of folder this is
-VERSION = 1  # the manifest's "version": bump when a reader of version 1 would misread the folder
+VERSION = 2  # the manifest's "version": bump when an older reader would misread the folder
+# (2: the step graph also takes `k` and gives each row's top-k log-probabilities; 1 is still read)
 
 
 def sha256_file(path: Path) -> str:

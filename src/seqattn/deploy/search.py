@@ -49,10 +49,8 @@ def greedy(stepper, src: np.ndarray, src_lengths: np.ndarray, max_len_a: float, 
     alive = np.ones(batch, dtype=bool)
     tokens = np.full(batch, sos_id, dtype=np.int64)
     for t in range(steps):
-        logits, state, weights = stepper.step(tokens, state, memory)
-        logp = log_softmax(logits)
-        tokens = logp.argmax(axis=-1)
-        best_lp = logp[np.arange(len(tokens)), tokens]
+        top_lp, top_ids, state, weights = stepper.step_top(tokens, state, memory, 1)
+        tokens, best_lp = top_ids[:, 0], top_lp[:, 0]
         sid = active[alive]
         out[sid, t] = tokens[alive]
         scores[sid] += best_lp[alive]
@@ -87,11 +85,9 @@ def beam(stepper, src: np.ndarray, src_lengths: np.ndarray, k: int, n_best: int,
     limits = [max_output_length(int(n), max_len_a, max_len_b) for n in src_lengths]
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
     for t in range(max(limits)):
-        logits, state, weights = stepper.step(tokens, state, memory)
-        logp = log_softmax(logits)
         live = len(sent)
-        n_cand = min(2 * k, logp.shape[-1])
-        row_lp, row_tok = topk(logp, n_cand)  # (live * k, 2k)
+        n_cand = min(2 * k, stepper.vocab)
+        row_lp, row_tok, state, weights = stepper.step_top(tokens, state, memory, n_cand)  # (live * k, 2k)
         cand = (scores[:, :, None] + row_lp.reshape(live, k, n_cand)).reshape(live, k * n_cand)
         top_scores, top_ids = topk(cand, min(2 * k, k * n_cand))  # (live, 2k)
         origin = top_ids // n_cand + np.arange(live)[:, None] * k

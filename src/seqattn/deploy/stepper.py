@@ -87,25 +87,47 @@ class OnnxStepper:
         self.encoder = _session(folder / graphs["encoder"], threads, opset)
         self.decoder = _session(folder / graphs["step"], threads, opset)
         self._step_inputs = {i.name for i in self.decoder.get_inputs()}
+        self.top_k_in_graph = "k" in self._step_inputs  # (exports before format 2: NumPy does it)
+        self.vocab = int(self.decoder.get_outputs()[0].shape[-1])  # (logits: rows, vocab)
+        after = [f"next_{n}" for n in self.state_names] + (["weights"] if self.has_attention else [])
+        self._full_outputs, self._top_outputs = ["logits", *after], ["top_log_probs", "top_ids", *after]
 
     def encode(self, src: np.ndarray, src_lengths: np.ndarray) -> tuple[Rows, Rows]:
-        """src (batch, src_len) int64, src_lengths (batch,) -> the memory and the first state."""
+        """src (batch, src_len) int64, src_lengths (batch,) int64 -> the memory and the first state."""
         feeds = {"src": src.astype(np.int64), "src_lengths": src_lengths.astype(np.int64)}
         out = self.encoder.run(None, feeds)
         named = dict(zip((o.name for o in self.encoder.get_outputs()), out))
         return (Rows({n: named[n] for n in self.memory_names}),
                 Rows({n: named[n] for n in self.state_names}))
 
+    def _run(self, outputs: list[str], tokens: np.ndarray, state: Rows, memory: Rows, k: int) -> list:
+        feeds = {"tokens": tokens.astype(np.int64), **state.arrays}
+        feeds.update((n, a) for n, a in memory.arrays.items() if n in self._step_inputs)
+        if "k" in self._step_inputs:
+            feeds["k"] = np.array([k], dtype=np.int64)
+        return self.decoder.run(outputs, feeds)
+
+    def _rest(self, rest: list) -> tuple[Rows, np.ndarray | None]:
+        new_state = Rows(dict(zip(self.state_names, rest[: len(self.state_names)])))
+        return new_state, (rest[len(self.state_names)] if self.has_attention else None)
+
     def step(self, tokens: np.ndarray, state: Rows, memory: Rows
              ) -> tuple[np.ndarray, Rows, np.ndarray | None]:
         """tokens (rows,) -> logits (rows, vocab) fp32, the new state, weights (rows, src_len) or None."""
-        feeds = {"tokens": tokens.astype(np.int64), **state.arrays}
-        feeds.update((n, a) for n, a in memory.arrays.items() if n in self._step_inputs)
-        out = self.decoder.run(None, feeds)
-        logits, rest = out[0], out[1:]
-        new_state = Rows(dict(zip(self.state_names, rest[: len(self.state_names)])))
-        weights = rest[len(self.state_names)] if self.has_attention else None
-        return logits, new_state, weights
+        out = self._run(self._full_outputs, tokens, state, memory, 1)
+        return (out[0], *self._rest(out[1:]))
+
+    def step_top(self, tokens: np.ndarray, state: Rows, memory: Rows, k: int
+                 ) -> tuple[np.ndarray, np.ndarray, Rows, np.ndarray | None]:
+        """tokens (rows,) -> each row's k best log-probabilities (rows, k) fp32 and their token ids
+        (rows, k) int64, best first; the new state; weights (rows, src_len) or None."""
+        if not self.top_k_in_graph:
+            from seqattn.deploy.search import log_softmax, topk
+
+            logits, new_state, weights = self.step(tokens, state, memory)
+            return (*topk(log_softmax(logits), k), new_state, weights)
+        out = self._run(self._top_outputs, tokens, state, memory, k)
+        return (out[0], out[1], *self._rest(out[2:]))
 
 
 class CallingEachStep:
@@ -114,7 +136,7 @@ class CallingEachStep:
 
     def __init__(self, stepper: OnnxStepper, on_step: Any):
         self.stepper, self.on_step = stepper, on_step
-        self.has_attention = stepper.has_attention
+        self.has_attention, self.vocab = stepper.has_attention, stepper.vocab
 
     def encode(self, src: np.ndarray, src_lengths: np.ndarray) -> tuple[Rows, Rows]:
         return self.stepper.encode(src, src_lengths)
@@ -123,3 +145,8 @@ class CallingEachStep:
              ) -> tuple[np.ndarray, Rows, np.ndarray | None]:
         self.on_step()
         return self.stepper.step(tokens, state, memory)
+
+    def step_top(self, tokens: np.ndarray, state: Rows, memory: Rows, k: int
+                 ) -> tuple[np.ndarray, np.ndarray, Rows, np.ndarray | None]:
+        self.on_step()
+        return self.stepper.step_top(tokens, state, memory, k)

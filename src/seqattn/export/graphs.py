@@ -4,8 +4,13 @@
                        memory: values (batch, src_len, enc_out), keys (batch, src_len, key)
                        (only where the score projects them), mask (batch, src_len) bool;
                        state: hidden (batch, layers, dec_hidden), cell (LSTM), feed (input feeding)
-    decoder_step.onnx  tokens (rows,), the state, the memory -> logits (rows, vocab), next_hidden,
-                       next_cell, next_feed, weights (rows, src_len) (with attention)
+    decoder_step.onnx  tokens (rows,), the state, the memory, k (1,) int64 -> logits (rows, vocab),
+                       next_hidden, next_cell, next_feed, weights (rows, src_len) (with attention),
+                       top_log_probs, top_ids (rows, k): each row's k best tokens, best first
+
+The step's log-softmax and top-k run inside ONNX Runtime (`add_top_k`), so a search over the
+exported model never handles a (rows, vocab) array in NumPy; `logits` stays an output for
+forced scoring, and a search asks ONNX Runtime for the top-k outputs only.
 
 Every state and memory array has its batch rows first (the model's RNN state is layers first:
 transposed at the graph's edge). The memory may have fewer rows than the step: each memory
@@ -92,6 +97,25 @@ class StepGraph(nn.Module):
         return (logits, *(out[n] for n in self.names["state"]), *([weights] if weights is not None else []))
 
 
+def add_top_k(path: Path) -> None:
+    """Append LogSoftmax and TopK to the step graph at `path`: the input `k` and the outputs
+    `top_log_probs` (rows, k) fp32 and `top_ids` (rows, k) int64, best first (ties: lower id)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    graph.input.append(helper.make_tensor_value_info("k", TensorProto.INT64, [1]))
+    graph.node.extend([
+        helper.make_node("LogSoftmax", ["logits"], ["log_probs"], name="step_log_softmax", axis=-1),
+        helper.make_node("TopK", ["log_probs", "k"], ["top_log_probs", "top_ids"], name="step_top_k",
+                         axis=-1, largest=1, sorted=1)])
+    graph.output.extend([helper.make_tensor_value_info("top_log_probs", TensorProto.FLOAT, ["rows", "k"]),
+                         helper.make_tensor_value_info("top_ids", TensorProto.INT64, ["rows", "k"])])
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """The exporter's Python warnings and its C++ notes on stderr (file descriptor 2) held back:
@@ -142,5 +166,6 @@ def export_graphs(model: Seq2Seq, folder: Path) -> dict:
                           **{n: {0: "batch", 1: "src_len"} for n in step_memory},
                           **{n: {0: "rows"} for n in outputs if n != "weights"},
                           **({"weights": {0: "rows", 1: "src_len"}} if attention else {})})
+    add_top_k(folder / STEP)
     return {"encoder": ENCODER, "step": STEP, "memory": memory, "state": state, "attention": attention,
-            "opset": OPSET}
+            "top_k": True, "opset": OPSET}
