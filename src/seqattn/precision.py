@@ -118,13 +118,13 @@ def probe_bf16(device: torch.device) -> Bf16Support:
         return Bf16Support(False, False, False, f"bf16 is not probed on {device.type}")
     train_error, decode_error = _lstm_runs(device, True), _lstm_runs(device, False)
     instructions, isa = _cpu_bf16_instructions(), _cpu_isa()
-    speed = (f"{instructions} instructions (native)" if instructions else
+    found = (f"{instructions} instructions (native)" if instructions else
              "no bf16 instructions oneDNN may use (emulated)") + f", CPU capability {isa}"
     if train_error or decode_error:
         kind = "training " if decode_error is None else ""
-        detail = f"oneDNN has no bf16 LSTM {kind}kernel for this CPU ({train_error or decode_error}); {speed}"
+        detail = f"oneDNN has no bf16 LSTM {kind}kernel for this CPU ({train_error or decode_error}); {found}"
     else:
-        detail = speed
+        detail = found
     return Bf16Support(not train_error, not decode_error,
                        bool(instructions) and not train_error and not decode_error, detail)
 

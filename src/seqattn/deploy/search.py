@@ -84,9 +84,9 @@ def beam(stepper, src: np.ndarray, src_lengths: np.ndarray, k: int, n_best: int,
     state, memory = state.index_select(np.repeat(np.arange(batch), k)), memory.grouped(k)
     limits = [max_output_length(int(n), max_len_a, max_len_b) for n in src_lengths]
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
+    n_cand = min(2 * k, stepper.vocab)  # each hypothesis proposes its 2k best tokens
     for t in range(max(limits)):
         live = len(sent)
-        n_cand = min(2 * k, stepper.vocab)
         row_lp, row_tok, state, weights = stepper.step_top(tokens, state, memory, n_cand)  # (live * k, 2k)
         cand = (scores[:, :, None] + row_lp.reshape(live, k, n_cand)).reshape(live, k * n_cand)
         top_scores, top_ids = topk(cand, min(2 * k, k * n_cand))  # (live, 2k)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from seqattn.deploy.search import log_softmax, topk
 from seqattn.errors import SeqattnError
 
 
@@ -122,8 +123,6 @@ class OnnxStepper:
         """tokens (rows,) -> each row's k best log-probabilities (rows, k) fp32 and their token ids
         (rows, k) int64, best first; the new state; weights (rows, src_len) or None."""
         if not self.top_k_in_graph:
-            from seqattn.deploy.search import log_softmax, topk
-
             logits, new_state, weights = self.step(tokens, state, memory)
             return (*topk(log_softmax(logits), k), new_state, weights)
         out = self._run(self._top_outputs, tokens, state, memory, k)

@@ -168,4 +168,4 @@ def export_graphs(model: Seq2Seq, folder: Path) -> dict:
                           **({"weights": {0: "rows", 1: "src_len"}} if attention else {})})
     add_top_k(folder / STEP)
     return {"encoder": ENCODER, "step": STEP, "memory": memory, "state": state, "attention": attention,
-            "top_k": True, "opset": OPSET}
+            "opset": OPSET}

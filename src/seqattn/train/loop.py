@@ -131,10 +131,9 @@ class Trainer:
         try:
             kept = decide(recorded, self.device, "train")
         except SeqattnError as exc:
-            why = str(exc).split("; use ")[0]
             log.warning("warning: %s was trained in %s (%s), so the rest of the run computes in %s "
                         "and will not match an uninterrupted run bit for bit", ckpt.name, recorded,
-                        why, now.name)
+                        exc, now.name)
             return False
         self.precision = Precision(kept.name, self.device, "auto",
                                    f"kept from {ckpt.name}; this machine alone would pick {now.name}")
