@@ -18,7 +18,7 @@ from torch import nn
 from seqattn.config import AttentionConfig, DecoderConfig
 from seqattn.model.attention import make_attention
 from seqattn.model.kernels.dropout import Dropout
-from seqattn.model.kernels.products import decoding_memory
+from seqattn.model.kernels.products import bmm, decoding_memory
 from seqattn.model.kernels.rnn import RNNStack, RNNState, make_rnn
 
 
@@ -98,6 +98,21 @@ class Decoder(nn.Module):
         keys, values = decoding_memory(keys, states, self.training)
         return Memory(values, keys, mask)
 
+    def attend_with(self, query: torch.Tensor, weights: torch.Tensor, memory: Memory
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The step after the softmax, with the weights given: attention_value = weights . values,
+        attentional = tanh(combine([query; attention_value])). query s (batch, steps, hidden),
+        weights (batch, steps, src_len) -> attention_value (batch, steps, enc_hidden), attentional
+        (batch, steps, hidden). The model's own path (`_attend`) goes through here with its own
+        weights; other weights ask "what if it had attended there?"."""
+        if self.attention is None:
+            raise ValueError("attend_with: this model has no attention")
+        rows, steps, g = query.size(0), query.size(1), memory.group
+        grouped = weights.reshape(rows // g, g * steps, -1)  # a sentence's hypotheses share its memory row
+        attention_value = bmm(grouped, memory.values).to(query.dtype).reshape(rows, steps, -1)
+        attentional = torch.tanh(self.combine(torch.cat([query, attention_value], dim=-1)))
+        return attention_value, attentional
+
     def _attend(self, query: torch.Tensor, memory: Memory, trace: bool = False
                 ) -> tuple[torch.Tensor, torch.Tensor | None, StepTrace | None]:
         """query s: (batch, steps, hidden) -> attentional hidden (batch, steps, hidden), weights,
@@ -106,14 +121,13 @@ class Decoder(nn.Module):
             return query, None, (StepTrace(query, None, None, None, query) if trace else None)
         rows, steps, g = query.size(0), query.size(1), memory.group
         q = query.reshape(rows // g, g * steps, -1)  # a sentence's hypotheses share its memory row
-        attention_value, weights = self.attention(q, memory.keys, memory.values, memory.mask)
-        attention_value = attention_value.reshape(rows, steps, -1)  # (batch, steps, enc_hidden)
-        weights = weights.reshape(rows, steps, -1)  # (batch, steps, src_len)
-        attentional = torch.tanh(self.combine(torch.cat([query, attention_value], dim=-1)))
+        scores = self.attention.masked_scores(q, memory.keys, memory.mask)  # -inf on padding
+        weights = torch.softmax(scores, dim=-1).reshape(rows, steps, -1)  # (batch, steps, src_len)
+        attention_value, attentional = self.attend_with(query, weights, memory)
         if not trace:
             return attentional, weights, None
-        scores = self.attention.masked_scores(q, memory.keys, memory.mask).reshape(rows, steps, -1)
-        return attentional, weights, StepTrace(query, scores, weights, attention_value, attentional)
+        return attentional, weights, StepTrace(query, scores.reshape(rows, steps, -1), weights,
+                                               attention_value, attentional)
 
     def _step(self, embedded: torch.Tensor, state: DecoderState, memory: Memory, trace: bool = False):
         """embedded (batch, 1, emb) -> attentional (batch, 1, hidden), new state, weights, trace."""
