@@ -1,4 +1,5 @@
-"""Debian's Chromium driven by Playwright, shared by the browser tests (no browser download)."""
+"""Debian's Chromium driven by Playwright, shared by the browser tests (no browser download), and
+the steps the studio's tests share (translate, open a tool, call the API from the page)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+HANGUL = "저는 AI를 좋아합니다"
 
 
 @contextmanager
@@ -33,3 +35,26 @@ def page_at(browser, url: str, height: int = 800) -> Iterator[object]:
     yield p
     assert seen and all(u.startswith(url + "/") for u in seen), seen  # nothing outside
     context.close()
+
+
+def api(page, path: str, body: dict) -> dict:
+    """POST `body` to the page's server from inside the page; the answer's JSON."""
+    return page.evaluate("""async ([path, body]) => { const r = await fetch(path, {method: 'POST',
+        headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)}); return r.json(); }""",
+                         [path, body])
+
+
+def translate(page, text: str = HANGUL, model: str = "ko-general", beam: str = "5") -> None:
+    """Translate `text` with the page's controls and wait for its attention map."""
+    page.select_option("#model", model)
+    page.select_option("#beam", beam)
+    page.fill("#input", text)
+    page.click("#translate")
+    page.wait_for_selector("#output .result .attn-cell")
+
+
+def open_tool(page, name: str):
+    """Open the first result's studio tool `name` by its button; its panel."""
+    card = page.locator("#output .result").first
+    card.get_by_role("button", name=name, exact=True).click()
+    return card.locator(f"section.studio-panel[aria-label='{name}']")

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -88,3 +89,27 @@ def live_server(translator) -> Iterator[SimpleNamespace]:
     app = create_app({"tiny": translator}, batch_window_ms=20)
     with serve_app(app) as url:
         yield SimpleNamespace(url=url, app=app)
+
+
+@pytest.fixture(scope="session")
+def korean_runs(tmp_path_factory) -> dict[str, Path]:
+    """Two tiny Korean -> English runs (seqattn.demo), general and additive attention, shared by
+    the browser tests of the studio."""
+    from seqattn.demo import train_korean_demo
+
+    root = tmp_path_factory.mktemp("korean")
+    return {"ko-general": train_korean_demo(root / "ko-general", steps=400),
+            "ko-additive": train_korean_demo(root / "ko-additive", steps=400, attention="additive",
+                                             overrides=["train.heatmaps=0"])}
+
+
+@pytest.fixture(scope="session")
+def studio_server(korean_runs) -> Iterator[SimpleNamespace]:
+    """The studio's server on a free 127.0.0.1 port, serving both Korean runs."""
+    pytest.importorskip("uvicorn")
+    from seqattn.serve.app import create_app
+
+    app = create_app({name: Translator.load(path, device="cpu") for name, path in korean_runs.items()},
+                     batch_window_ms=5)
+    with serve_app(app) as url:
+        yield SimpleNamespace(url=url)

@@ -9,45 +9,20 @@ made by scripts/make_pictures.py (docs/DEVELOPING.md).
 
 from __future__ import annotations
 
-from pathlib import Path
-from types import SimpleNamespace
-
 import pytest
 
 pytest.importorskip("fastapi")
 uvicorn = pytest.importorskip("uvicorn")
 sync_api = pytest.importorskip("playwright.sync_api")
 
-from tests.serve.browser import CHROMIUM, chromium, page_at  # noqa: E402
+from tests.serve.browser import CHROMIUM, HANGUL, api, chromium, open_tool, page_at, translate  # noqa: E402
 from tests.serve.conftest import serve_app  # noqa: E402
 
-HANGUL = "저는 AI를 좋아합니다"
 LONG = "그녀는 음악을 원합니다 우리는 커피를 싫어합니다 친구는 고양이를 좋아합니다 저는 책을 원합니다"
 
 if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium fonts-noto-cjk)",
                 allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def korean_runs(tmp_path_factory) -> dict[str, Path]:
-    from seqattn.demo import train_korean_demo
-
-    root = tmp_path_factory.mktemp("korean")
-    return {"ko-general": train_korean_demo(root / "ko-general", steps=400),
-            "ko-additive": train_korean_demo(root / "ko-additive", steps=400, attention="additive",
-                                             overrides=["train.heatmaps=0"])}
-
-
-@pytest.fixture(scope="module")
-def studio_server(korean_runs):
-    from seqattn.serve.app import create_app
-    from seqattn.translator import Translator
-
-    app = create_app({name: Translator.load(path, device="cpu") for name, path in korean_runs.items()},
-                     batch_window_ms=5)
-    with serve_app(app) as url:
-        yield SimpleNamespace(url=url)
 
 
 @pytest.fixture(scope="module")
@@ -68,29 +43,9 @@ def shots(tmp_path):
     return tmp_path
 
 
-def api(page, path: str, body: dict) -> dict:
-    return page.evaluate("""async ([path, body]) => { const r = await fetch(path, {method: 'POST',
-        headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)}); return r.json(); }""",
-                         [path, body])
-
-
 def row_values(rows) -> list[float]:
     """The exact values behind a bar table's rows (data-value)."""
     return [float(v) for v in rows.evaluate_all("rows => rows.map((r) => r.dataset.value)")]
-
-
-def translate(page, text: str = HANGUL, model: str = "ko-general", beam: str = "5") -> None:
-    page.select_option("#model", model)
-    page.select_option("#beam", beam)
-    page.fill("#input", text)
-    page.click("#translate")
-    page.wait_for_selector("#output .result .attn-cell")
-
-
-def open_tool(page, name: str):
-    card = page.locator("#output .result").first
-    card.get_by_role("button", name=name, exact=True).click()
-    return card.locator(f"section.studio-panel[aria-label='{name}']")
 
 
 def test_step_through_every_decoding_step_with_the_keyboard(page, shots):

@@ -1,10 +1,13 @@
-// The studio: tools that look closer at one translation (step through, why not this?, the beam
-// tree), each its own module (stepper.js, whynot.js, beamtree.js); their shared pieces are in
-// widgets.js, side by side models and training in pictures in compare.js.
+// The studio: tools that look closer at one translation (step through, why not this? with
+// continue from here, the beam tree, samples), each its own module (stepper.js, whynot.js,
+// beamtree.js, samples.js); their shared pieces are in widgets.js, side by side models and
+// training in pictures in compare.js.
 
 import { buildBeamTree } from "./beamtree.js";
 import { $, el } from "./dom.js";
 import { buildStepper } from "./stepper.js";
+import { buildSamples } from "./samples.js";
+import { state } from "./state.js";
 import { buildWhyNot } from "./whynot.js";
 import { redrawStudioMaps } from "./widgets.js";
 
@@ -27,10 +30,12 @@ function toolButton(card, toolbar, name, build) {
 export function attachStudio(card, result, data) {
   const toolbar = el("div", { class: "studio-tools", role: "group", "aria-label": "Look closer at this sentence" });
   $(".best", card).after(toolbar);
-  const ctx = { card, result, model: data.model, beam: data.beam };
+  const m = state.models.find((x) => x.name === data.model);
+  const ctx = { card, result, model: data.model, beam: data.beam, attention: !m || m.architecture.attention !== "none" };
   toolButton(card, toolbar, "Step through", (panel) => buildStepper(panel, ctx));
   toolButton(card, toolbar, "Why not…?", (panel) => buildWhyNot(panel, ctx));
   toolButton(card, toolbar, "Beam tree", (panel) => buildBeamTree(panel, ctx));
+  toolButton(card, toolbar, "Samples", (panel) => buildSamples(panel, ctx));
 }
 
 // The studio's maps follow the page's map options (whole words, numbers).

@@ -1,8 +1,10 @@
 // "Why not this?": force an output the user types through the model (POST /v1/score) and set
 // each of its tokens' log-probability next to the model's own output (scored the same way),
-// marking where the two part, with the forced output's attention map.
+// marking where the two part, with the forced output's attention map; below it, "continue from
+// here" (continuation.js) finishes a start the user types.
 
 import { postJSON } from "./api.js";
+import { buildContinue } from "./continuation.js";
 import { el, uid } from "./dom.js";
 import { firstDifference, rowMark, summaryParts } from "./divergence.js";
 import { pieceLabels } from "./tokens.js";
@@ -37,6 +39,7 @@ export function buildWhyNot(panel, ctx) {
       go.disabled = false;
     }
   });
+  buildContinue(panel, ctx);
   input.focus();
 }
 
