@@ -28,6 +28,7 @@ LAYERS = [
     ["seqattn.ensemble"],  # several runs translating as one
     ["seqattn.evaluate", "seqattn.export"],  # export: a run -> ONNX graphs, checked against the model
     ["seqattn.train", "seqattn.explain"],
+    ["seqattn.attribution"],  # attributions beside attention (explain's length limit)
     ["seqattn.studies", "seqattn.serve"],
     ["seqattn.cli"],
     ["seqattn.program"],  # the program's entry: signal handling first, then the CLI

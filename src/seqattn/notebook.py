@@ -1,5 +1,6 @@
-"""How translations, forced scores and explanations show themselves in Jupyter (`_repr_html_`):
-the text and scores as tables, the attention as a heatmap, an explanation as its steps."""
+"""How translations, forced scores, explanations and attributions show themselves in Jupyter
+(`_repr_html_`): the text and scores as tables, the attention (or attribution) as a heatmap, an
+explanation as its steps."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ STYLE = ("<style>.seqattn table{border-collapse:collapse;margin:4px 0}.seqattn t
 
 
 def _heatmap(attention: np.ndarray | None, src_tokens: Sequence[str], tgt_tokens: Sequence[str],
-             title: str) -> str:
+             title: str, label: str | None = None) -> str:
     if attention is None:
         return "<p><i>This model has no attention (the context vector is the only bridge).</i></p>"
     from seqattn.viz import draw_heatmap, figure_bytes
 
-    png = figure_bytes(draw_heatmap(attention, src_tokens, tgt_tokens, title))
-    return (f'<img alt="attention heatmap: {escape(title)}" style="max-width:640px" '
+    png = figure_bytes(draw_heatmap(attention, src_tokens, tgt_tokens, title, label=label))
+    what = label or "attention"
+    return (f'<img alt="{escape(what)} heatmap: {escape(title)}" style="max-width:640px" '
             f'src="data:image/png;base64,{base64.b64encode(png).decode()}">')
 
 
@@ -63,3 +65,24 @@ def explanation_html(ex) -> str:
             f"<table><tr><th>step</th><th>fed</th>{head}<th>top 5 next</th><th>chosen</th></tr>"
             f"{''.join(rows)}</table>"
             f"{_heatmap(ex.attention, ex.src_tokens, [s.chosen for s in ex.steps], ex.sentence)}</div>")
+
+
+def attribution_html(a) -> str:
+    """An Attribution: what it scores, a table of scores (rows: output tokens, columns: source
+    tokens; contrasted rows name the token they were compared with), and its heatmap."""
+    head = "".join(f"<th>{escape(tok)}</th>" for tok in a.src_tokens)
+    rows = []
+    for t, (tok, scores) in enumerate(zip(a.tgt_tokens, a.scores)):
+        rather = ""
+        if a.contrasted is not None:
+            rather = " (compared)" if a.contrasted[t] else " (not compared: 0)"
+        cells = "".join(f"<td>{x:+.3f}</td>" for x in scores)
+        rows.append(f"<tr><th>{escape(tok)}{rather}</th>{cells}</tr>")
+    contrast = ""
+    if a.contrast_tokens is not None:
+        contrast = f" rather than <b>{escape(' '.join(a.contrast_tokens))}</b>"
+    settings = ", ".join(f"{k}: {escape(str(v))}" for k, v in a.settings.items() if v is not None)
+    return (f'{STYLE}<div class="seqattn"><p>{escape(a.source)} → <b>{escape(a.output)}</b>{contrast}: '
+            f"{escape(a.label)} ({escape(a.units)}; {settings})</p>"
+            f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table>"
+            f"{_heatmap(a.scores, a.src_tokens, a.tgt_tokens, a.source, a.label)}</div>")

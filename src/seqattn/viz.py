@@ -55,11 +55,26 @@ def detokenize(tokens: Sequence[str]) -> str:
     return " ".join(words)
 
 
+def colour_scale(values: np.ndarray, label: str | None) -> dict:
+    """imshow's colours: attention weights (`label` None) on 0..1; other scores on 0..their
+    largest, or, when any is negative, on a diverging map centred on 0 (red up, blue down)."""
+    if label is None:
+        return {"cmap": "viridis", "vmin": 0.0, "vmax": 1.0}
+    finite = values[np.isfinite(values)]
+    top = float(np.abs(finite).max()) if finite.size else 0.0
+    top = top if top > 0 else 1.0
+    if finite.size and float(finite.min()) < 0:
+        return {"cmap": "RdBu_r", "vmin": -top, "vmax": top}
+    return {"cmap": "viridis", "vmin": 0.0, "vmax": top}
+
+
 def draw_heatmap(attention: np.ndarray, src_tokens: Sequence[str], tgt_tokens: Sequence[str],
-                 title: str | None = None, translation: str | None = None) -> Figure:
+                 title: str | None = None, translation: str | None = None,
+                 label: str | None = None) -> Figure:
     """A figure of attention weights: output subwords down, source subwords across.
 
-    attention: (len(tgt_tokens), len(src_tokens)), rows summing to 1. The figure is at least
+    attention: (len(tgt_tokens), len(src_tokens)), rows summing to 1; or, with a colour-bar
+    `label`, any scores (attributions; see `colour_scale`). The figure is at least
     1600 x 1200 pixels and grows with the number of tokens. With a `title` (the source), the
     title reads "title → translation", the translation defaulting to the output tokens as text
     ("" leaves it out); it is wrapped and drawn as plain text.
@@ -77,8 +92,7 @@ def draw_heatmap(attention: np.ndarray, src_tokens: Sequence[str], tgt_tokens: S
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    image = ax.imshow(attention, cmap="viridis", vmin=0.0, vmax=1.0, aspect="equal",
-                      interpolation="nearest")
+    image = ax.imshow(attention, aspect="equal", interpolation="nearest", **colour_scale(attention, label))
     size = 9 if long else 14
     ax.set_xticks(range(n_src), [t.replace("\u2581", "_") for t in src_tokens], rotation=60,
                   ha="right", rotation_mode="anchor", fontsize=size, **TEXT)
@@ -90,7 +104,7 @@ def draw_heatmap(attention: np.ndarray, src_tokens: Sequence[str], tgt_tokens: S
         text = f"{title} → {shown}" if shown else title
         ax.set_title(textwrap.fill(text, max(30, int(width * 6))), fontsize=16, **TEXT)
     bar = fig.colorbar(image, ax=ax, shrink=0.8)
-    bar.set_label("attention weight", fontsize=14, **TEXT)
+    bar.set_label(label or "attention weight", fontsize=14, **TEXT)
     bar.ax.tick_params(labelsize=12)
     return fig
 
@@ -109,9 +123,10 @@ def figure_array(fig: Figure) -> np.ndarray:
 
 def save_heatmap(path_stem: str | Path, attention: np.ndarray, src_tokens: Sequence[str],
                  tgt_tokens: Sequence[str], title: str | None = None,
-                 formats: Sequence[str] = ("png", "svg")) -> list[Path]:
-    """Write `path_stem.png` and `path_stem.svg` (atomically); return the paths."""
-    fig = draw_heatmap(attention, src_tokens, tgt_tokens, title)
+                 formats: Sequence[str] = ("png", "svg"), label: str | None = None) -> list[Path]:
+    """Write `path_stem.png` and `path_stem.svg` (atomically); return the paths. `label`: see
+    `draw_heatmap` (None: attention weights)."""
+    fig = draw_heatmap(attention, src_tokens, tgt_tokens, title, label=label)
     written = []
     for fmt in formats:
         path = Path(f"{path_stem}.{fmt}")

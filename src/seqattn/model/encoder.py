@@ -41,14 +41,19 @@ class Encoder(nn.Module):
         h = h.view(self.cfg.layers, dirs, h.size(1), h.size(2))
         return torch.cat([h[:, d] for d in range(dirs)], dim=-1)
 
-    def forward(self, src: torch.Tensor, src_lengths: torch.Tensor) -> EncoderOutput:
+    def forward(self, src: torch.Tensor, src_lengths: torch.Tensor,
+                embedded: torch.Tensor | None = None) -> EncoderOutput:
         """src (batch, src_len) ids, src_lengths (batch,) on any device -> one state h_j per
-        source token, the final states and the mask of real tokens."""
+        source token, the final states and the mask of real tokens. `embedded` (batch, src_len,
+        emb), in source order, is read instead of looking `src` up (attributions differentiate
+        through it)."""
         lengths_cpu = src_lengths.cpu()
         mask = torch.arange(src.size(1), device=src.device)[None, :] < src_lengths.to(src.device)[:, None]
+        if embedded is None:
+            embedded = self.embedding(src)  # (batch, src_len, emb)
         if self.cfg.reverse_source:
-            src = reverse_padded(src, lengths_cpu)
-        embedded = self.dropout(self.embedding(src))  # (batch, src_len, emb)
+            embedded = reverse_padded(embedded, lengths_cpu)
+        embedded = self.dropout(embedded)
         states, final = self.rnn.run(embedded, lengths_cpu)  # (batch, src_len, dirs * hidden)
         hidden, cell = final if isinstance(final, tuple) else (final, None)
         if self.cfg.reverse_source:  # give states back in source order, for attention maps

@@ -61,10 +61,11 @@ class Seq2Seq(nn.Module):
                 with torch.no_grad():
                     emb.weight[pad_id].zero_()
 
-    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor
+    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor, embedded: torch.Tensor | None = None
                ) -> tuple[Memory, DecoderState, EncoderOutput]:
-        """Run the encoder once: attention memory, the decoder's initial state, raw outputs."""
-        enc = self.encoder(src, src_lengths)
+        """Run the encoder once: attention memory, the decoder's initial state, raw outputs
+        (`embedded`: the source's embeddings to read instead of `src`'s, see `Encoder.forward`)."""
+        enc = self.encoder(src, src_lengths, embedded)
         hidden = self.bridge(enc)
         feed = None
         if self.decoder.input_feeding:
