@@ -20,7 +20,7 @@ JS_TESTS = ROOT / "tests" / "js"
 ENTRY = "app.js"
 # modules with no DOM: Node imports them, the unit tests in tests/js/ cover them
 PURE = {"tokens.js", "colour.js", "format.js", "forms.js", "keys.js", "steps.js", "treelayout.js",
-        "divergence.js", "prefix.js", "draws.js"}
+        "divergence.js", "prefix.js", "draws.js", "importance.js"}
 IMPORT = re.compile(r"""^import\s[^;]*?\sfrom\s+["']([^"']+)["'];""", re.M)
 
 

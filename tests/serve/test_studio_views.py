@@ -7,6 +7,7 @@ to /v1/attribute's), each opened and driven from the keyboard, and axe-core on a
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 pytest.importorskip("fastapi")
@@ -102,3 +103,68 @@ def test_samples_beside_the_beam_repeat_with_their_seed(page):
     seed.press("Enter")
     page.wait_for_function("() => document.querySelector('.samples-table caption').textContent"
                            ".includes('temperature 0.5')")
+
+
+def cell_values(box) -> list[list[float]]:
+    """A map's cells' exact values (their --w), row by row."""
+    cells = box.locator(".attn-cell").evaluate_all(
+        "cs => cs.map((c) => [Number(c.dataset.i), Number(c.dataset.j),"
+        " Number(c.style.getPropertyValue('--w'))])")
+    rows: dict[int, dict[int, float]] = {}
+    for i, j, w in cells:
+        rows.setdefault(int(i), {})[int(j)] = w
+    return [[rows[i][j] for j in sorted(rows[i])] for i in sorted(rows)]
+
+
+def test_attribution_shows_attention_beside_a_method(page):
+    translate(page)
+    page.uncheck("#opt-words")  # subwords: the cells are the API's own
+    panel = open_by_keyboard(page, "Attribution")
+    sides = panel.locator(".attr-side")
+    sides.nth(1).locator(".attn-cell").first.wait_for()  # integrated gradients, computed on opening
+    own = page.locator("#output .result .translation").first.inner_text()
+    ask = {"text": HANGUL, "model": "ko-general", "output": own}
+    attention = api(page, "/v1/attribute", {**ask, "method": "attention"})
+    ig = api(page, "/v1/attribute", {**ask, "method": "integrated_gradients", "steps": 50})
+    assert sides.nth(0).locator("h4").inner_text() == "Attention"
+    assert sides.nth(1).locator("h4").inner_text() == "integrated gradients"
+    np.testing.assert_allclose(cell_values(sides.nth(0)), attention["scores"], atol=1e-9)
+    np.testing.assert_allclose(cell_values(sides.nth(1)), ig["scores"], rtol=1e-4, atol=1e-6)
+    assert "pick the same most important source subword for" in panel.locator(".attr-summary").inner_text()
+    # a negative score is orange, a positive one blue: the diverging scale, not attention's ramp
+    colours = sides.nth(1).locator(".attn-cell").evaluate_all(
+        "cs => cs.map((c) => [Number(c.style.getPropertyValue('--w')), getComputedStyle(c).backgroundColor])")
+    for w, rgb in colours:
+        r, _, b = (int(x) for x in rgb[rgb.index("(") + 1 : -1].replace(",", " ").split()[:3])
+        if w < 0:
+            assert r > b, (w, rgb)
+        elif w > 0:
+            assert b > r, (w, rgb)
+    # occlusion, contrastive, chosen from the keyboard
+    panel.locator(".attr-method").select_option("occlusion")
+    panel.locator(".attr-contrast").fill("I like coffee.")
+    panel.locator(".attr-go").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('.attr-side:nth-child(2) h4').textContent"
+                           ".includes('rather than')")
+    found = api(page, "/v1/attribute", {**ask, "method": "occlusion", "contrast": "I like coffee."})
+    np.testing.assert_allclose(cell_values(sides.nth(1)), found["scores"], rtol=1e-4, atol=1e-6)
+    page.check("#opt-words")  # whole words: the summary follows
+    page.wait_for_function("() => document.querySelector('.attr-summary').textContent"
+                           ".includes('source word')")
+
+
+def test_new_views_have_no_serious_accessibility_violations(page):
+    axe = pytest.importorskip("axe_playwright_python.sync_playwright")
+    translate(page)
+    why = open_by_keyboard(page, "Why not…?")
+    why.locator(".continue-input").fill("I")
+    why.locator(".continue-input").press("Enter")
+    why.locator(".continue-table").wait_for()
+    open_by_keyboard(page, "Samples").locator(".samples-table").wait_for()
+    attribution = open_by_keyboard(page, "Attribution")
+    attribution.locator(".attr-side .attn-cell").first.wait_for()
+    attribution.locator(".attr-side").nth(1).locator(".attn-cell").first.focus()
+    results = axe.Axe().run(page)
+    bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert not bad, results.generate_report()

@@ -27,6 +27,7 @@ from seqattn.deploy.translator import NO_INTERNALS
 from seqattn.errors import SeqattnError
 from seqattn.limits import MAX_BEAM
 from seqattn.serve.assets import STATIC_DIR, PageFiles, add_docs_and_icon
+from seqattn.serve.attribute import add_attribution_route
 from seqattn.serve.batcher import QueueFull, ShuttingDown
 from seqattn.serve.guards import BodyLimit, Deadline, Gate, guarded_protocol, quiet_accept_errors
 from seqattn.serve.guards import error_response as _error
@@ -181,6 +182,7 @@ def create_app(models: Sequence[str | Path | Translator] | Mapping[str, Translat
         return Response(body, media_type="application/json")
 
     add_studio_routes(app, slots, errors, lambda name: pick_model(slots, name), ApiError)
+    add_attribution_route(app, slots, opts, errors, lambda name: pick_model(slots, name), ApiError)
     add_training_map_routes(app, slots, lambda name: pick_model(slots, name), ApiError)
 
     @app.get("/v1/models", response_model=ModelList, summary="List the loaded models")

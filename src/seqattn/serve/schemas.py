@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from seqattn.attribution import MAX_STEPS, METHODS, SUMMARIES
 from seqattn.limits import MAX_BEAM
 from seqattn.serve.options import ServeOptions
 
@@ -231,3 +232,57 @@ class ExplainResponse(BaseModel):
                                "model); its weights are the members' mean.")
     steps: list[ExplainStep]
     output: str
+
+
+class AttributeRequest(BaseModel):
+    """One sentence, and the output whose tokens to attribute to its source tokens."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", json_schema_extra={
+        "examples": [{"text": "저는 AI를 좋아합니다", "method": "integrated_gradients",
+                      "output": "I like AI."}]})
+
+    text: str = Field(..., description="The source sentence (at most 100 subwords).")
+    method: str = Field(..., description="How importance is measured: " + "; ".join(
+        f"{name}: {what}" for name, what in SUMMARIES.items()) + ".",
+        json_schema_extra={"enum": list(METHODS)})
+    model: str | None = Field(None, description="Name of a loaded model; default: the first one.")
+    output: str | None = Field(
+        None, description="The output to attribute, forced through the model (at most 100 subwords); "
+        "null: the model's own greedy output.")
+    contrast: str | None = Field(
+        None, description="Contrastive: attribute log p(output token) - log p(this text's token at the "
+        "same position), given the same output prefix; rows where the two tokens are equal, or past the "
+        "contrast's end, score 0.")
+    steps: int = Field(
+        50, description=f"Integrated gradients' interpolation steps, 1 to {MAX_STEPS} (ignored by the "
+        "other methods).", json_schema_extra={"minimum": 1, "maximum": MAX_STEPS})
+    words: bool = Field(False, description="Roll subwords up to whole words: a word's column sums its "
+                        "pieces' columns, its row sums its pieces' rows (attention's rows are averaged, so "
+                        "each still sums to 1).")
+
+
+class AttributionSettings(BaseModel):
+    steps: int | None = Field(description="Integrated gradients' steps (null for the other methods).")
+    baseline: str | None = Field(description="Integrated gradients' baseline (null for the other methods).")
+    objective: str = Field(description="What each row's score explains.")
+    output: str = Field(description="'greedy' (the model's own output) or 'forced' (the output given).")
+    weights: str = Field(description="The weights the gradients were taken with ('fp32').")
+
+
+class AttributeResponse(BaseModel):
+    model: str
+    method: str
+    source: str
+    output: str = Field(description="The attributed output's text.")
+    units: str = Field(description="'subwords', or 'words' when rolled up.")
+    src_tokens: list[str] = Field(description="Source tokens (columns), '</s>' last.")
+    tgt_tokens: list[str] = Field(description="Output tokens (rows), '</s>' last.")
+    scores: list[list[float | None]] = Field(
+        description="One row per output token, one column per source token: the importance of that source "
+        "token for that output token (signed for input_x_gradient, integrated_gradients and occlusion; "
+        "integrated gradients' rows sum to the objective's change from the baseline).")
+    contrast_tokens: list[str] | None = Field(description="The contrast's tokens, '</s>' last; null when "
+                                              "not contrastive.")
+    contrasted: list[bool] | None = Field(description="Per row: whether a different contrast token was "
+                                          "compared there (the other rows score 0).")
+    settings: AttributionSettings

@@ -14,6 +14,8 @@ BODIES = {  # per endpoint: its fields and an example body
     "/v1/translate": (FIELDS, EXAMPLE),
     "/v1/score": ("source, target, model", '{"source": "저는 AI를 좋아합니다", "target": "I like AI."}'),
     "/v1/explain": ("text, model", '{"text": "저는 AI를 좋아합니다"}'),
+    "/v1/attribute": ("text, method, model, output, contrast, steps, words",
+                      '{"text": "저는 AI를 좋아합니다", "method": "integrated_gradients"}'),
 }
 EXPECTED = {
     "texts": 'a list of strings, e.g. ["Hallo Welt"]',
@@ -27,6 +29,9 @@ EXPECTED = {
     "temperature": "a number more than 0, or null", "top_k": "a whole number, 0 or more, or null",
     "top_p": "a number more than 0 and at most 1, or null",
     "source": "a string", "target": "a string", "text": "a string",
+    "method": "a string: attention, saliency, input_x_gradient, integrated_gradients or occlusion",
+    "output": "a string, or null for the model's own output", "contrast": "a string, or null",
+    "steps": "a whole number from 1 to 1000", "words": "true or false",
 }
 SHOWN_ERRORS = 3
 

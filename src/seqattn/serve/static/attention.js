@@ -1,21 +1,37 @@
 // The interactive attention map: token strips above a table of weights, both hoverable,
-// focusable and walked with the arrow keys. Used for every result card and the studio's panels.
+// focusable and walked with the arrow keys. Used for every result card and the studio's panels;
+// with `signed` options it draws an attribution's scores on the diverging scale instead, each
+// row scaled to its largest |score|.
 
-import { cssRgb, rampColour, rampGradient, textColourOn } from "./colour.js";
+import { cssRgb, divergingColour, divergingGradient, rampColour, rampGradient, textColourOn } from "./colour.js";
 import { $, $$ } from "./dom.js";
 import { HIGHLIGHT_MIN, cellName, topList } from "./format.js";
+import { cellText, rowScales, signed, signedTop } from "./importance.js";
 import { nextCell, nextInStrip } from "./keys.js";
 import { viewOf } from "./tokens.js";
 
 export function paintCell(td, w) {
-  const rgb = rampColour(w);
+  paintRgb(td, rampColour(w));
+}
+
+function paintRgb(td, rgb) {
   td.style.backgroundColor = cssRgb(rgb);
   td.style.color = textColourOn(rgb);
 }
 
-function drawLegend(box) {
-  $(".legend-bar", box).style.background = rampGradient();
+const LEGEND = "0 → 1 attention weight (rows: output tokens, columns: source tokens)";
+
+function drawLegend(box, view, legend) {
+  $(".legend-bar", box).style.background = view.scales ? divergingGradient() : rampGradient();
+  const text = $(".legend-text", box);
+  if (text) text.textContent = legend || LEGEND;
 }
+
+// How strongly cell (i, j) is highlighted (0..1), its value in words, and a cell's name.
+const strength = (view, i, j) => (view.scales ? Math.abs(view.matrix[i][j]) / view.scales[i] : view.matrix[i][j]);
+const valueText = (view, x) => (view.scales ? signed(x) : x.toFixed(3));
+const nameOf = (view, i, j) => (view.scales
+  ? `${view.tgt[i].label} → ${view.src[j].label}: ${signed(view.matrix[i][j])}` : cellName(view, i, j));
 
 function tokenButton(cls, unit, index, axis, side) {
   const b = document.createElement("button");
@@ -68,19 +84,22 @@ function bodyRow(view, u, i, showValues) {
     td.dataset.j = String(j);
     td.tabIndex = i === 0 && j === 0 ? 0 : -1; // roving: Tab enters the map once
     td.style.setProperty("--w", String(w));
-    paintCell(td, w);
-    td.title = cellName(view, i, j);
-    td.setAttribute("aria-label", cellName(view, i, j));
-    if (showValues) td.textContent = w.toFixed(2);
+    if (view.scales) paintRgb(td, divergingColour(w / view.scales[i]));
+    else paintCell(td, w);
+    td.title = nameOf(view, i, j);
+    td.setAttribute("aria-label", nameOf(view, i, j));
+    if (showValues) td.textContent = view.scales ? cellText(w) : w.toFixed(2);
     tr.append(td);
   });
   return tr;
 }
 
 // Draw the map into `box` (a clone of the template's .attn) for the page's current options
-// (whole words or pieces, numbers or not); `matrix` null: a model without attention.
-export function drawAttention(box, srcTokens, tgtTokens, matrix) {
-  const view = viewOf(srcTokens, tgtTokens, matrix, $("#opt-words").checked);
+// (whole words or pieces, numbers or not); `matrix` null: a model without attention. Options:
+// `signed` (an attribution: diverging colours, a word's row sums its pieces'), `legend` (its text).
+export function drawAttention(box, srcTokens, tgtTokens, matrix, { signed: isSigned = false, legend = "" } = {}) {
+  const view = viewOf(srcTokens, tgtTokens, matrix, $("#opt-words").checked, isSigned ? "sum" : "mean");
+  if (isSigned && view.matrix) view.scales = rowScales(view.matrix);
   const showValues = $("#opt-values").checked;
   const { src, tgt } = view;
   const table = $(".attn-table", box);
@@ -97,14 +116,16 @@ export function drawAttention(box, srcTokens, tgtTokens, matrix) {
     return;
   }
   box.classList.remove("no-attention");
-  drawLegend(box);
+  drawLegend(box, view, legend);
   table.classList.toggle("dense", src.length > 30 || tgt.length > 30);
   table.classList.toggle("values", showValues);
   const longest = Math.min(14, Math.max(...src.map((u) => [...u.shown].length)));
   table.style.setProperty("--label-len", String(longest));
   $("thead", table).replaceChildren(headRow(src));
   $("tbody", table).replaceChildren(...tgt.map((u, i) => bodyRow(view, u, i, showValues)));
-  readout.textContent = "Hover or focus an output token to see the source tokens it attended to, or a source token for the reverse.";
+  readout.textContent = view.scales
+    ? "Hover or focus an output token to see the source tokens that mattered most to it, or a source token for the reverse."
+    : "Hover or focus an output token to see the source tokens it attended to, or a source token for the reverse.";
   wireMap(box, view);
 }
 
@@ -126,24 +147,26 @@ function focusRow(box, view, i) {
   clearHighlight(box);
   $$(`.tgt-token[data-i="${i}"]`, box).forEach((el) => el.classList.add("active"));
   $$(`.attn-cell[data-i="${i}"]`, box).forEach((el) => el.classList.add("in-focus"));
-  view.src.forEach((_, j) => mark($$(`.src-token[data-j="${j}"]`, box), view.matrix[i][j]));
-  const top = topList(view.src.map((u, j) => [u.label, view.matrix[i][j]]));
-  $(".attn-readout", box).textContent = `“${view.tgt[i].label}” attended to: ${top || "—"}`;
+  view.src.forEach((_, j) => mark($$(`.src-token[data-j="${j}"]`, box), strength(view, i, j)));
+  const pairs = view.src.map((u, j) => [u.label, view.matrix[i][j]]);
+  $(".attn-readout", box).textContent = view.scales ? `“${view.tgt[i].label}”: most important ${signedTop(pairs) || "—"}`
+    : `“${view.tgt[i].label}” attended to: ${topList(pairs) || "—"}`;
 }
 
 function focusColumn(box, view, j) {
   clearHighlight(box);
   $$(`.src-token[data-j="${j}"]`, box).forEach((el) => el.classList.add("active"));
   $$(`.attn-cell[data-j="${j}"]`, box).forEach((el) => el.classList.add("in-focus"));
-  view.tgt.forEach((_, i) => mark($$(`.tgt-token[data-i="${i}"]`, box), view.matrix[i][j]));
-  const top = topList(view.tgt.map((u, i) => [u.label, view.matrix[i][j]]));
-  $(".attn-readout", box).textContent = `Attending to “${view.src[j].label}”: ${top || "—"}`;
+  view.tgt.forEach((_, i) => mark($$(`.tgt-token[data-i="${i}"]`, box), strength(view, i, j)));
+  const pairs = view.tgt.map((u, i) => [u.label, view.matrix[i][j]]);
+  $(".attn-readout", box).textContent = view.scales ? `“${view.src[j].label}” matters most to: ${signedTop(pairs) || "—"}`
+    : `Attending to “${view.src[j].label}”: ${topList(pairs) || "—"}`;
 }
 
 function focusCell(box, view, i, j) {
   focusRow(box, view, i);
   $$(`.src-token[data-j="${j}"]`, box).forEach((el) => el.classList.add("active"));
-  $(".attn-readout", box).textContent = `“${view.tgt[i].label}” → “${view.src[j].label}”: ${view.matrix[i][j].toFixed(3)}`;
+  $(".attn-readout", box).textContent = `“${view.tgt[i].label}” → “${view.src[j].label}”: ${valueText(view, view.matrix[i][j])}`;
 }
 
 function show(box, view, el) {

@@ -59,6 +59,7 @@ function renderSamples(out, drawn, beam, beamSize, seed, temperature) {
   const map = newMapBox();
   const heading = el("h4", {});
   const show = (k) => {
+    out.querySelectorAll(".sample-pick").forEach((b, n) => b.setAttribute("aria-pressed", String(n === k)));
     heading.textContent = `Attention while drawing sample ${k + 1}`;
     drawStudioMap(map, result.src_tokens, samples[k].tgt_tokens, samples[k].attention);
   };

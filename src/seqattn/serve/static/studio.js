@@ -1,12 +1,13 @@
 // The studio: tools that look closer at one translation (step through, why not this? with
-// continue from here, the beam tree, samples), each its own module (stepper.js, whynot.js,
-// beamtree.js, samples.js); their shared pieces are in widgets.js, side by side models and
-// training in pictures in compare.js.
+// continue from here, the beam tree, samples, attribution), each its own module (stepper.js,
+// whynot.js, beamtree.js, samples.js, attribution.js); their shared pieces are in widgets.js,
+// side by side models and training in pictures in compare.js.
 
+import { buildAttribution } from "./attribution.js";
 import { buildBeamTree } from "./beamtree.js";
 import { $, el } from "./dom.js";
-import { buildStepper } from "./stepper.js";
 import { buildSamples } from "./samples.js";
+import { buildStepper } from "./stepper.js";
 import { state } from "./state.js";
 import { buildWhyNot } from "./whynot.js";
 import { redrawStudioMaps } from "./widgets.js";
@@ -36,6 +37,7 @@ export function attachStudio(card, result, data) {
   toolButton(card, toolbar, "Why not…?", (panel) => buildWhyNot(panel, ctx));
   toolButton(card, toolbar, "Beam tree", (panel) => buildBeamTree(panel, ctx));
   toolButton(card, toolbar, "Samples", (panel) => buildSamples(panel, ctx));
+  toolButton(card, toolbar, "Attribution", (panel) => buildAttribution(panel, ctx));
 }
 
 // The studio's maps follow the page's map options (whole words, numbers).

@@ -28,14 +28,15 @@ export function units(tokens, words) {
 }
 
 // The map for the chosen units: a word's column sums its pieces' weights, a word's row
-// averages its pieces' rows, so every row still sums to 1.
-export function viewOf(src, tgt, matrix, words) {
+// averages its pieces' rows, so every row still sums to 1; with `rows` "sum" (attributions:
+// the pieces' log-probabilities add up to the word's), a word's row sums its pieces' rows.
+export function viewOf(src, tgt, matrix, words, rows = "mean") {
   const s = units(src, words);
   const t = units(tgt, words);
   const m = matrix && t.map((row) => s.map((col) => {
     let total = 0;
     row.pieces.forEach((i) => col.pieces.forEach((j) => { total += matrix[i][j]; }));
-    return total / row.pieces.length;
+    return rows === "sum" ? total : total / row.pieces.length;
   }));
   return { src: s, tgt: t, matrix: m };
 }

@@ -38,8 +38,9 @@ export function barTable(caption, rows, { signed = false, digits = 3, cls = "" }
   return el("table", { class: `bars ${cls}` }, el("caption", { text: caption }), el("tbody", {}, body));
 }
 
-// An attention map like the page's main one (same drawing code), for the studio's panels;
-// redrawn with the others when the page's map options change.
+// An attention map like the page's main one (same drawing code), for the studio's panels, or
+// an attribution's map (`options` of drawAttention); redrawn with the others when the page's
+// map options change.
 const studioMaps = new Set();
 
 export function newMapBox() {
@@ -49,8 +50,8 @@ export function newMapBox() {
   return box;
 }
 
-export function drawStudioMap(box, srcTokens, tgtTokens, matrix) {
-  box.redraw = () => drawAttention(box, srcTokens, tgtTokens, matrix);
+export function drawStudioMap(box, srcTokens, tgtTokens, matrix, options = {}) {
+  box.redraw = () => drawAttention(box, srcTokens, tgtTokens, matrix, options);
   box.redraw();
 }
 
