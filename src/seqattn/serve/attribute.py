@@ -23,9 +23,10 @@ MAX_ATTRIBUTE_CHARS = 1000  # characters per text, output and contrast
 
 def attribution_work(method: str, steps: int, src_len: int, rows: int) -> int:
     """What an attribution costs, in the units of the server's --max-work (attention scores
-    computed, a backward pass counted as one more forward): every method runs one forced pass
-    per output row over the source (`rows` x `rows` decoder steps x `src_len`); integrated
-    gradients `steps` of them, occlusion one per source token dropped; attention one."""
+    computed; a backward pass counts as one more forward pass). One forced pass costs `rows`
+    decoder steps x `src_len`: attention is one pass; saliency and input x gradient one per
+    output row, with its backward pass; integrated gradients that for each of `steps`;
+    occlusion one pass per source token dropped, and the full one."""
     per_row = {"attention": 1, "saliency": 2 * rows, "input_x_gradient": 2 * rows,
                "integrated_gradients": 2 * rows * steps, "occlusion": src_len + 1}[method]
     return per_row * rows * src_len
