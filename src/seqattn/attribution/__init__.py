@@ -7,10 +7,17 @@ translator and text (the CLI's, the server's and notebooks'); both compute with 
 weights in eval mode and leave the model as they found it.
 """
 
-from seqattn.attribution.checks import MAX_STEPS, METHODS, SUMMARIES, AttributionError
+from seqattn.attribution.checks import (
+    MAX_STEPS,
+    METHODS,
+    SUMMARIES,
+    AttributionError,
+    check_method,
+    check_steps,
+)
 from seqattn.attribution.methods import attribute_ids, row_objectives
 from seqattn.attribution.result import Attribution, word_units
-from seqattn.attribution.text import BASELINE, attribute
+from seqattn.attribution.text import BASELINE, attribute, torch_model
 
 __all__ = ["BASELINE", "MAX_STEPS", "METHODS", "SUMMARIES", "Attribution", "AttributionError", "attribute",
-           "attribute_ids", "row_objectives", "word_units"]
+           "attribute_ids", "check_method", "check_steps", "row_objectives", "torch_model", "word_units"]

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from seqattn.choices import ATTRIBUTION_METHODS, ATTRIBUTION_SUMMARIES
 from seqattn.errors import SeqattnError
 from seqattn.limits import MAX_OUTPUT_TOKENS, MAX_SOURCE_TOKENS
 
-METHODS = ("attention", "saliency", "input_x_gradient", "integrated_gradients", "occlusion")
+METHODS = ATTRIBUTION_METHODS
+SUMMARIES = ATTRIBUTION_SUMMARIES  # one line per method
 MAX_STEPS = 1000  # integrated gradients' interpolation steps
-SUMMARIES = {  # one line per method, for --help and the docs
-    "attention": "the decoder's attention weights of the same forced pass (no gradients)",
-    "saliency": "L2 norm over the embedding of d objective / d source embedding (unsigned)",
-    "input_x_gradient": "embedding x gradient, summed over the embedding (signed)",
-    "integrated_gradients": "gradients along the straight path from the baseline (every source token "
-                            "replaced by <pad>, whose embedding is zero) to the input, times the "
-                            "difference, summed over the embedding; rows sum to objective(x) - "
-                            "objective(baseline) (signed)",
-    "occlusion": "objective(full source) - objective(source without that token), one token "
-                 "dropped at a time (signed)",
-}
 
 
 class AttributionError(SeqattnError):

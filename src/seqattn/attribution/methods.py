@@ -177,4 +177,4 @@ def attribute_ids(model: Seq2Seq, src_ids: Sequence[int], tgt_ids: Sequence[int]
                 found = forced_scores(model, forced.src, forced.src_lengths, [list(tgt_ids)])[0]
             return np.asarray(found.attention, dtype=np.float64)
         scores = _occlusion(forced) if method == "occlusion" else _gradient_method(forced, method, steps)
-    return scores.double().cpu().numpy()
+    return scores.double().cpu().numpy() + 0.0  # (no -0.0)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
+from seqattn.cli import attributions
 from seqattn.errors import SeqattnError
 from seqattn.flags import add_device_argument, add_ensemble_rule_argument, add_precision_arguments
 from seqattn.serve.args import add_serve_arguments
@@ -47,6 +49,7 @@ def add_parsers(verbs) -> None:
                     "(default: decode.length_penalty)")
     tr.add_argument("--attention-out", metavar="DIR",
                     help="write one attention heatmap per sentence (NNNN.png and NNNN.svg) here")
+    attributions.add_translate_argument(tr)
     first = tr.add_mutually_exclusive_group()
     first.add_argument("--prefix", metavar="TEXT",
                        help="every output starts with TEXT; search continues from its tokens")
@@ -72,15 +75,20 @@ def add_parsers(verbs) -> None:
     add_ensemble_rule_argument(tr)
 
     x = verbs.add_parser("explain", help="walk through one translation step by step",
-                         description="Show the model's own numbers for one sentence: subwords, "
-                         "embeddings, encoder states, context vector, and per output step the "
-                         "query, scores, attention weights, attention value, combined state and "
-                         "top-5 next tokens (greedy decoding, with the weights translate decodes "
-                         "with under the same --precision / --quantize).")
+                         formatter_class=argparse.RawDescriptionHelpFormatter,
+                         description=textwrap.fill(
+                             "Show the model's own numbers for one sentence: subwords, embeddings, "
+                             "encoder states, context vector, and per output step the query, scores, "
+                             "attention weights, attention value, combined state and top-5 next tokens "
+                             "(greedy decoding, with the weights translate decodes with under the same "
+                             "--precision / --quantize). With --attribution, a table instead: how much "
+                             "each source token matters to each output token, by one method.", 100),
+                         epilog=attributions.methods_epilog())
     x.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help=RUNS_HELP)
     x.add_argument("sentence", metavar="SENTENCE")
     x.add_argument("--format", choices=["text", "md"], default="text",
                    help="plain text (default) or a markdown report with the heatmap embedded")
+    attributions.add_explain_arguments(x)
     add_device_argument(x)
     add_precision_arguments(x)  # (explain walks the weights translate would decode with)
     add_ensemble_rule_argument(x)
@@ -164,8 +172,13 @@ def _cmd_translate(a: argparse.Namespace) -> int:
     from seqattn.data.corpus import decode_lines, read_lines
     from seqattn.limits import MAX_SOURCE_TOKENS
 
+    methods = attributions.translate_methods(a)
     translator = _open(a)
-    if a.attention_out and not _has_attention(translator):
+    if methods:
+        from seqattn.attribution import torch_model
+
+        torch_model(translator)  # (refuses an ensemble or an exported model before translating)
+    if a.attention_out and not _has_attention(translator) and (not methods or "attention" in methods):
         raise SeqattnError(f"{a.run_dirs[0]}: this model has no attention (model.attention.type: none)")
     kwargs = {"beam": a.beam, "n_best": a.n_best, "batch_size": a.batch_size,
               "length_penalty": a.length_penalty}
@@ -195,9 +208,12 @@ def _cmd_translate(a: argparse.Namespace) -> int:
         if a.attention_out:
             from seqattn.viz import save_heatmap
 
-            for r in results:
-                save_heatmap(Path(a.attention_out) / f"{next(counter):04d}", r.attention,
-                             r.src_tokens, r.tgt_tokens, title=r.source)
+            for offset, r in enumerate(results):
+                stem = Path(a.attention_out) / f"{next(counter):04d}"
+                if r.attention is not None:
+                    save_heatmap(stem, r.attention, r.src_tokens, r.tgt_tokens, title=r.source)
+                if methods:
+                    attributions.save_maps(translator, r, methods, stem, first_line + offset)
 
     if a.input:
         lines = read_lines(a.input)
@@ -254,6 +270,9 @@ def _extra_decoding(a: argparse.Namespace, translator) -> dict:
 
 
 def _cmd_explain(a: argparse.Namespace) -> int:
+    if a.attribution is not None:
+        return attributions.explain(a, _open)
+    attributions.refuse_alone(a)
     translator = _open(a, internals="explain")
     from seqattn.explain import explain, format_markdown, format_text
 
