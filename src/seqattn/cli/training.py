@@ -46,18 +46,20 @@ def add_parsers(verbs) -> None:
     pr.add_argument("--out", metavar="DATA_DIR", help="where to write (default: the config's data.prepared)")
     pr.add_argument("--workers", type=int, metavar="N", help="encoding processes (default: CPU cores)")
 
-    s = verbs.add_parser("study", help="run a reproducible study (bottleneck, reverse, scores, gradient)",
+    s = verbs.add_parser("study", help="run a reproducible study (bottleneck, reverse, scores, gradient, "
+                         "faithfulness)",
                          description="Train the arms of one study and write results.csv, figures "
                          "(PNG) and summary.md into --out.")
-    s.add_argument("name", choices=["bottleneck", "reverse", "scores", "gradient"])
-    s.add_argument("--quick", action="store_true", help="a small version that runs in about a minute")
+    s.add_argument("name", choices=["bottleneck", "reverse", "scores", "gradient", "faithfulness"])
+    s.add_argument("--quick", action="store_true", help="a small version that runs in a minute or two")
     s.add_argument("--out", metavar="DIR", help="output folder (default: studies/NAME)")
     s.add_argument("--data", metavar="DIR", help="Multi30k folder: also compare on German->English "
-                   "(bottleneck, reverse, scores)")
+                   "(bottleneck, reverse, scores, faithfulness)")
     s.add_argument("--seeds", type=int, help="seeds per synthetic arm (default 2; 1 with --quick)")
-    s.add_argument("--minutes", type=float, default=22.0,
-                   help="training minutes for all Multi30k arms together, shared equally "
-                   "(default 22: with the synthetic part and evaluation, a study stays within 30 minutes)")
+    s.add_argument("--minutes", type=float,
+                   help="training minutes for all Multi30k arms together, shared equally (default 22, "
+                   "faithfulness 12: with the synthetic part and evaluation, a study stays within 30 "
+                   "minutes)")
 
 
 

@@ -137,29 +137,42 @@ def train_arms(tree: dict, jobs: Sequence[tuple[Arm, int]], out: Path,
 
     Small synthetic models use two cores poorly, so with `workers` > 1 (default: the torch
     thread count) the jobs run side by side in spawned processes with one thread each."""
-    workers = min(len(jobs), workers or torch.get_num_threads())
-    speeds: list[float] = []
-    if workers <= 1:
-        for arm, seed in jobs:
-            log.info("study: training %s (seed %d)", arm.name, seed)
-            speeds.append(_train_one(tree, arm, seed, out))
-    else:
-        log.info("study: training %d runs, %d side by side (one thread each)", len(jobs), workers)
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start) as pool:
-            with stopping.interrupts_blocked():  # workers never see Ctrl-C: this process stops them
-                futures = [pool.submit(_train_one, tree, arm, seed, out) for arm, seed in jobs]
-            try:
-                for (arm, seed), future in zip(jobs, futures):
-                    speeds.append(future.result())
-                    log.info("study: trained %s (seed %d)", arm.name, seed)
-            except BaseException:  # Ctrl-C or a failed run: start nothing more
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
+    return train_tasks([(tree, arm, seed) for arm, seed in jobs], out, workers)
+
+
+def train_tasks(jobs: Sequence[tuple[dict, Arm, int]], out: Path, workers: int | None = None
+                ) -> list[tuple[Translator, float, int]]:
+    """`train_arms` for jobs that each bring their own config mapping (arms of several tasks
+    trained side by side); arm names must differ across tasks."""
+    for _, arm, seed in jobs:
+        log.info("study: training %s (seed %d)", arm.name, seed)
+    speeds = side_by_side(_train_one, [(tree, arm, seed, out) for tree, arm, seed in jobs], workers)
     results = []
-    for (arm, seed), speed in zip(jobs, speeds):
+    for (_, arm, seed), speed in zip(jobs, speeds):
         translator = Translator.load(_run_dir(out, arm, seed))
         results.append((translator, speed, translator.model.num_parameters()))
+    return results
+
+
+def side_by_side(fn: Callable, jobs: Sequence[tuple], workers: int | None = None) -> list:
+    """[fn(*job) for job in jobs]; with `workers` > 1 (default: the torch thread count) in that
+    many spawned processes with one thread each (`fn` and the results travel between processes,
+    so `fn` is a module-level function)."""
+    workers = min(len(jobs), workers or torch.get_num_threads())
+    if workers <= 1:
+        return [fn(*job) for job in jobs]
+    log.info("study: %d jobs, %d side by side (one thread each)", len(jobs), workers)
+    results = []
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start) as pool:
+        with stopping.interrupts_blocked():  # workers never see Ctrl-C: this process stops them
+            futures = [pool.submit(fn, *job) for job in jobs]
+        try:
+            for future in futures:
+                results.append(future.result())
+        except BaseException:  # Ctrl-C or a failed job: start nothing more
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     return results
 
 
