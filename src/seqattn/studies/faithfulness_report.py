@@ -29,7 +29,7 @@ PAPERS = {
     ],
     "alignment": [
         "Jain & Wallace 2019 studied tasks with one output and no alignment to check against.",
-        "Vashishth et al. 2019: in translation, attention picks words people judge relevant.",
+        "Vashishth et al. 2019: people judged attention interpretable where the task depends on it.",
     ],
     "counterfactual": [
         "Jain & Wallace 2019: permuted weights often leave a classifier's output almost unchanged, and "
