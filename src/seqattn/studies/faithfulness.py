@@ -44,6 +44,7 @@ class Plan:
     """How big the study is: `QUICK` for the tests, `FULL` for the docs."""
 
     steps: int  # training steps of a synthetic arm
+    train_pairs: int  # synthetic training pairs
     romanisation_steps: int
     lengths: tuple[int, int]  # synthetic sequence lengths
     sentences: int  # evaluated per synthetic / romanisation arm
@@ -53,10 +54,10 @@ class Plan:
     scores_everywhere: bool  # all score functions on reverse and romanisation too
 
 
-QUICK = Plan(steps=150, romanisation_steps=150, lengths=(5, 12), sentences=6, multi30k_sentences=6,
-             adversarial_sentences=3, ig_steps=16, scores_everywhere=False)
-FULL = Plan(steps=300, romanisation_steps=600, lengths=(5, 20), sentences=40, multi30k_sentences=40,
-            adversarial_sentences=15, ig_steps=50, scores_everywhere=True)
+QUICK = Plan(steps=150, train_pairs=3000, romanisation_steps=150, lengths=(5, 12), sentences=6,
+             multi30k_sentences=6, adversarial_sentences=3, ig_steps=16, scores_everywhere=False)
+FULL = Plan(steps=300, train_pairs=12000, romanisation_steps=600, lengths=(5, 20), sentences=40,
+            multi30k_sentences=40, adversarial_sentences=15, ig_steps=50, scores_everywhere=True)
 
 
 # ----------------------------------------------------------------------------- arms
@@ -67,7 +68,7 @@ def _synthetic_tree(folder: Path, task: str, plan: Plan) -> dict:
     pairs = lambda n, seed: synthetic_pairs(task, n, seed, lo, hi)  # noqa: E731
     return {
         "name": f"{task}-faithfulness",
-        "data": {"train": write_pairs(folder, "train", pairs(3000 if plan is QUICK else 12000, 1)),
+        "data": {"train": write_pairs(folder, "train", pairs(plan.train_pairs, 1)),
                  "dev": write_pairs(folder, "dev", pairs(100, 2)),
                  "test": write_pairs(folder, "test", pairs(100, 3)),
                  "subword": {"type": "bpe", "vocab_size": 48, "joint": True}, "max_len": 80},
@@ -82,11 +83,10 @@ def _synthetic_tree(folder: Path, task: str, plan: Plan) -> dict:
 
 def _romanisation_tree(plan: Plan) -> dict:
     """The bundled romanisation recipe, trained for `plan.romanisation_steps`."""
-    import yaml
-
     from seqattn.recipe import recipe_path
+    from seqattn.safe_yaml import read_yaml
 
-    tree = yaml.safe_load(recipe_path("korean_romanization").read_text(encoding="utf-8"))
+    tree = read_yaml(recipe_path("korean_romanization"))
     tree["train"].update(max_steps=plan.romanisation_steps, val_every=plan.romanisation_steps,
                          early_stopping_patience=None, samples=[], heatmaps=0, precision="fp32",
                          schedule={"type": "constant"})
