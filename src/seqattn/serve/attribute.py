@@ -10,9 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from seqattn.attribution import attribute
-from seqattn.attribution.checks import check_method, check_steps
-from seqattn.attribution.text import torch_model
+from seqattn.attribution import attribute, check_method, check_steps, torch_model
 from seqattn.explain import MAX_EXPLAIN_SUBWORDS
 from seqattn.serve.options import ServeOptions
 from seqattn.serve.registry import ModelSlot
