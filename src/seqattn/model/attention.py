@@ -87,8 +87,13 @@ class Attention(nn.Module):
         weights (batch, tgt_len, src_len). Weights on padding are exactly 0 and each row sums
         to 1."""
         weights = torch.softmax(self.masked_scores(query, keys, mask), dim=-1)
-        attention_value = bmm(weights, values).to(query.dtype)
-        return attention_value, weights
+        return self.value(weights, values, query.dtype), weights
+
+    @staticmethod
+    def value(weights: torch.Tensor, values: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """The attention value: weights (batch, tgt_len, src_len) . values (batch, src_len, enc)
+        -> (batch, tgt_len, enc) in `dtype` (the query's)."""
+        return bmm(weights, values).to(dtype)
 
 
 def make_attention(cfg: AttentionConfig, enc_size: int, dec_size: int) -> Attention | None:

@@ -18,7 +18,7 @@ from torch import nn
 from seqattn.config import AttentionConfig, DecoderConfig
 from seqattn.model.attention import make_attention
 from seqattn.model.kernels.dropout import Dropout
-from seqattn.model.kernels.products import bmm, decoding_memory
+from seqattn.model.kernels.products import decoding_memory
 from seqattn.model.kernels.rnn import RNNStack, RNNState, make_rnn
 
 
@@ -109,7 +109,7 @@ class Decoder(nn.Module):
             raise ValueError("attend_with: this model has no attention")
         rows, steps, g = query.size(0), query.size(1), memory.group
         grouped = weights.reshape(rows // g, g * steps, -1)  # a sentence's hypotheses share its memory row
-        attention_value = bmm(grouped, memory.values).to(query.dtype).reshape(rows, steps, -1)
+        attention_value = self.attention.value(grouped, memory.values, query.dtype).reshape(rows, steps, -1)
         attentional = torch.tanh(self.combine(torch.cat([query, attention_value], dim=-1)))
         return attention_value, attentional
 
