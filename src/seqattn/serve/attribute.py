@@ -15,6 +15,7 @@ from seqattn.explain import MAX_EXPLAIN_SUBWORDS
 from seqattn.serve.options import ServeOptions
 from seqattn.serve.registry import ModelSlot
 from seqattn.serve.schemas import AttributeRequest, AttributeResponse
+from seqattn.serve.studio import check_length
 
 MAX_ATTRIBUTE_CHARS = 1000  # characters per text, output and contrast
 
@@ -35,14 +36,8 @@ def add_attribution_route(app: FastAPI, slots: Mapping[str, ModelSlot], opts: Se
     """Add /v1/attribute; `pick(name)` finds a model (404 for an unknown one)."""
 
     def check_chars(field: str, text: str | None) -> None:
-        if text is None:
-            return
-        if len(text) > MAX_ATTRIBUTE_CHARS:
-            raise api_error(422, f"{field} is {len(text)} characters long (at most {MAX_ATTRIBUTE_CHARS})")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise api_error(422, f"{field} is not valid Unicode (a lone surrogate)") from None
+        if text is not None:
+            check_length(field, text, MAX_ATTRIBUTE_CHARS, api_error)
 
     def work(slot: ModelSlot, req: AttributeRequest) -> int:
         """The request's work; an upper bound for the model's own output (its length limit)."""

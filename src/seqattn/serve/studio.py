@@ -42,6 +42,16 @@ def explanation_body(name: str, ex: Explanation) -> dict[str, Any]:
     }
 
 
+def check_length(field: str, text: str, limit: int, api_error: type[Exception]) -> None:
+    """A 422 for a text over `limit` characters or with a lone surrogate (not valid Unicode)."""
+    if len(text) > limit:
+        raise api_error(422, f"{field} is {len(text)} characters long (at most {limit})")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise api_error(422, f"{field} is not valid Unicode (a lone surrogate)") from None
+
+
 def add_studio_routes(app: FastAPI, slots: Mapping[str, ModelSlot], errors: dict,
                       pick: Callable[[str | None], ModelSlot], api_error: type[Exception]) -> None:
     """Add /v1/explain and /v1/score; `pick(name)` finds a model (404 for an unknown one)."""
@@ -49,12 +59,7 @@ def add_studio_routes(app: FastAPI, slots: Mapping[str, ModelSlot], errors: dict
     def check_text(field: str, text: str) -> None:
         if not text.strip():
             raise api_error(422, f"{field} is empty: send some text, e.g. \"저는 AI를 좋아합니다\"")
-        if len(text) > MAX_SCORE_CHARS:
-            raise api_error(422, f"{field} is {len(text)} characters long (at most {MAX_SCORE_CHARS})")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise api_error(422, f"{field} is not valid Unicode (a lone surrogate)") from None
+        check_length(field, text, MAX_SCORE_CHARS, api_error)
 
     @app.post("/v1/explain", response_model=ExplainResponse, responses=errors,  # type: ignore[arg-type]
               summary="Walk through one translation step by step")
@@ -93,4 +98,4 @@ def add_studio_routes(app: FastAPI, slots: Mapping[str, ModelSlot], errors: dict
                 "attention": _floats(r.attention, 4), "unknown": r.unknown}
 
 
-__all__ = ["add_studio_routes", "explanation_body", "MAX_EXPLAIN_SUBWORDS"]
+__all__ = ["add_studio_routes", "check_length", "explanation_body", "MAX_EXPLAIN_SUBWORDS"]
