@@ -113,3 +113,14 @@ def studio_server(korean_runs) -> Iterator[SimpleNamespace]:
                      batch_window_ms=5)
     with serve_app(app) as url:
         yield SimpleNamespace(url=url)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium for one browser test module (those modules skip without it)."""
+    from playwright import sync_api
+
+    from tests.serve.browser import chromium
+
+    with chromium(sync_api) as b:
+        yield b

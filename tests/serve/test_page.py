@@ -12,21 +12,13 @@ import pytest
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
-from tests.serve.browser import CHROMIUM, chromium, page_at  # noqa: E402
+from tests.serve.browser import page_at, skip_without_chromium  # noqa: E402
 
 HANGUL = "저는 AI를 좋아합니다"
 
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium fonts-noto-cjk)",
-                allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium(sync_api) as b:
-        yield b
+skip_without_chromium()
 
 
 @pytest.fixture

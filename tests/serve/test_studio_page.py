@@ -13,22 +13,14 @@ import pytest
 
 pytest.importorskip("fastapi")
 uvicorn = pytest.importorskip("uvicorn")
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
-from tests.serve.browser import CHROMIUM, HANGUL, api, chromium, open_tool, page_at, translate  # noqa: E402
+from tests.serve.browser import HANGUL, api, open_tool, page_at, skip_without_chromium, translate  # noqa: E402
 from tests.serve.conftest import serve_app  # noqa: E402
 
 LONG = "그녀는 음악을 원합니다 우리는 커피를 싫어합니다 친구는 고양이를 좋아합니다 저는 책을 원합니다"
 
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium fonts-noto-cjk)",
-                allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium(sync_api) as b:
-        yield b
+skip_without_chromium()
 
 
 @pytest.fixture

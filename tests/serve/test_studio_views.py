@@ -12,19 +12,11 @@ import pytest
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
-from tests.serve.browser import CHROMIUM, HANGUL, api, chromium, page_at, translate  # noqa: E402
+from tests.serve.browser import HANGUL, api, page_at, skip_without_chromium, translate  # noqa: E402
 
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium fonts-noto-cjk)",
-                allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium(sync_api) as b:
-        yield b
+skip_without_chromium()
 
 
 @pytest.fixture
