@@ -17,7 +17,8 @@ from seqattn.attribution.checks import (
 )
 from seqattn.attribution.methods import attribute_ids, row_objectives
 from seqattn.attribution.result import Attribution, word_units
-from seqattn.attribution.text import BASELINE, attribute, torch_model
+from seqattn.attribution.text import BASELINE, attribute, greedy_ids, torch_model
 
 __all__ = ["BASELINE", "MAX_STEPS", "METHODS", "SUMMARIES", "Attribution", "AttributionError", "attribute",
-           "attribute_ids", "check_method", "check_steps", "row_objectives", "torch_model", "word_units"]
+           "attribute_ids", "check_method", "check_steps", "greedy_ids", "row_objectives", "torch_model",
+           "word_units"]

@@ -23,11 +23,8 @@ from pathlib import Path
 
 import torch
 
-from seqattn.attribution import METHODS, attribute_ids
-from seqattn.data.batching import make_batch
-from seqattn.data.subword import EOS_ID
+from seqattn.attribution import METHODS, attribute_ids, greedy_ids
 from seqattn.model.seq2seq import Seq2Seq
-from seqattn.search import GreedySearch
 from seqattn.studies.alignment import romanisation_pairs, synthetic_alignment
 from seqattn.studies.common import Arm, side_by_side, synthetic_pairs, train_arm, train_tasks, write_pairs
 from seqattn.studies.counterfactual import StepReplay, counterfactuals
@@ -160,16 +157,6 @@ def measure_item(model: Seq2Seq, item: Item, found: Measured, ig_steps: int, adv
     for name, values in vars(outcome).items():
         found.steps.setdefault(name, []).extend(values)
     found.sentences += 1
-
-
-def greedy_ids(translator: Translator, src_ids: list[int]) -> list[int]:
-    """The fp32 model's greedy output (so the counterfactual's arg max is the output itself)."""
-    d = translator.cfg.decode
-    batch = make_batch([src_ids], None, [0])
-    with torch.no_grad():
-        hyp = GreedySearch(max_len_a=d.max_len_a, max_len_b=d.max_len_b).run(
-            translator.model, batch.src, batch.src_lengths)[0]
-    return [t for t in hyp.tokens if t != EOS_ID]
 
 
 def synthetic_items(translator: Translator, task: str, plan: Plan) -> list[Item]:
