@@ -186,9 +186,10 @@ def test_two_models_side_by_side(page, shots):
 
 
 def test_training_in_pictures(page, shots):
-    page.select_option("#model", "ko-general")
+    page.select_option("#model", "ko-general")  # (re)loads the section: the slider resets to the last step
     section = page.locator("#training")
     section.wait_for()
+    page.wait_for_load_state("networkidle")  # that load done, or it would undo the Home key below
     listed = page.evaluate("async () => (await (await fetch('/v1/models/ko-general/attention')).json())")
     assert len(listed["steps"]) >= 2
     slider = page.locator("#training-step")
