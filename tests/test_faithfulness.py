@@ -26,6 +26,8 @@ from seqattn.studies.counterfactual import (
     counterfactuals,
     js_divergence,
 )
+from seqattn.studies.faithfulness import Measured
+from seqattn.studies.faithfulness_report import key_numbers
 from seqattn.studies.measures import alignment_errors, kendall_tau_b, row_agreement
 from seqattn.translator import Translator
 
@@ -138,6 +140,16 @@ def test_other_weights_change_the_output_and_the_adversary_keeps_it(replay):
 # ----------------------------------------------------------------------------- the study
 
 
+def test_each_arm_reports_its_greedy_accuracy_pooled_over_parts():
+    first, second = Measured("copy", "dot"), Measured("copy", "dot")
+    first.accuracy, second.accuracy = [9, 10, 1, 2], [3, 5, 0, 1]
+    first.add(second)
+    first.steps = {"p_original": [], "adversarial_jsd": []}
+    accuracy = key_numbers([first])["accuracy"]["copy, dot"]
+    assert accuracy["symbol_accuracy"] == 12 / 15 and accuracy["sequence_accuracy"] == 1 / 3
+    assert accuracy["sequences"] == 3 and math.isnan(accuracy["test_bleu"])
+
+
 def test_faithfulness_quick_writes_its_files_with_sane_numbers(tmp_path, capsys):
     assert main(["study", "faithfulness", "--quick", "--out", str(tmp_path)]) == 0
     assert "## 3. Counterfactual attention" in capsys.readouterr().out
@@ -155,3 +167,6 @@ def test_faithfulness_quick_writes_its_files_with_sane_numbers(tmp_path, capsys)
     changed = by("counterfactual", "changed")
     assert all(0.0 <= c <= 1.0 for c in changed) and max(changed) > 0.0  # trained models depend on attention
     assert all(0.0 <= j <= math.log(2) for j in by("counterfactual", "jsd"))
+    symbols, sequences = by("task", "symbol_accuracy"), by("task", "sequence_accuracy")
+    assert len(symbols) == len(sequences) == 5 and all(0.0 <= a <= 1.0 for a in symbols + sequences)
+    assert max(symbols) > 0.2  # 150 steps of copying: far above chance (1 in 40 symbols)

@@ -125,6 +125,10 @@ class Measured:
     tau: dict[str, list[float]] = field(default_factory=dict)  # method -> tau per output token
     wrong: dict[str, list[int]] = field(default_factory=dict)  # method -> [wrong, counted]
     steps: dict[str, list[float]] = field(default_factory=dict)  # StepOutcome field -> per step
+    # the arm's own greedy output against the reference, where the task has one (synthetic,
+    # romanisation): [symbols right (same position), symbols, sequences right, sequences]
+    accuracy: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    test_bleu: float | None = None  # Multi30k arms: training's greedy test BLEU
 
     def add(self, other: Measured) -> None:
         """Pool `other` (the same arm, other sentences) into this."""
@@ -135,6 +139,7 @@ class Measured:
         for key, (wrong, counted) in other.wrong.items():
             tally = self.wrong.setdefault(key, [0, 0])
             tally[0], tally[1] = tally[0] + wrong, tally[1] + counted
+        self.accuracy = [a + b for a, b in zip(self.accuracy, other.accuracy)]
 
 
 def measure_item(model: Seq2Seq, item: Item, found: Measured, ig_steps: int, adversarial: bool,
@@ -209,7 +214,13 @@ def measure_part(run_dir: str, task: str, score: str, plan: Plan, data: str | No
     found = Measured(task, score)
     for index in range(part, len(items), parts):
         src_ids, tgt_ids, truth = items[index]
-        tgt_ids = greedy_ids(translator, src_ids) if tgt_ids is None else tgt_ids
+        greedy = greedy_ids(translator, src_ids)
+        if tgt_ids is None:
+            tgt_ids = greedy
+        else:
+            right = sum(a == b for a, b in zip(greedy, tgt_ids))
+            found.accuracy = [a + b for a, b in zip(found.accuracy, (right, len(tgt_ids),
+                                                                     int(greedy == tgt_ids), 1))]
         if tgt_ids:  # (an empty greedy output has nothing to explain)
             measure_item(translator.model, (src_ids, tgt_ids, truth), found, plan.ig_steps,
                          index < plan.adversarial_sentences, seed=index)
@@ -232,6 +243,15 @@ def measure_arms(arms: Sequence[tuple[Path, str, str]], plan: Plan, data: str | 
         measured.append(whole)
         notes.update({f"{whole.task}_{k}": v for k, v in found_notes.items()})
     return measured, notes
+
+
+def _test_bleu(run_dir: str | Path) -> float | None:
+    """The test BLEU a run's training printed (results.json), if it has one."""
+    import json
+
+    path = Path(run_dir) / "results.json"
+    bleu = json.loads(path.read_text(encoding="utf-8")).get("test", {}).get("bleu") if path.exists() else None
+    return float(bleu) if isinstance(bleu, (int, float)) else None
 
 
 # ----------------------------------------------------------------------------- the study
@@ -263,7 +283,10 @@ def run(out: Path, quick: bool = False, data: str | None = None, seeds: int | No
         start = time.monotonic()
         tree = _multi30k_tree(data, minutes / len(SCORES))
         runs = {s: train_arm(tree, _score_arm("multi30k", s), 1, out / "multi30k")[0] for s in SCORES}
-        measured += measure_arms([(tr.run_dir, "multi30k", s) for s, tr in runs.items()], plan, data)[0]
+        multi30k = measure_arms([(tr.run_dir, "multi30k", s) for s, tr in runs.items()], plan, data)[0]
+        for m, tr in zip(multi30k, runs.values()):
+            m.test_bleu = _test_bleu(tr.run_dir)
+        measured += multi30k
         general = runs["general"]
         src_ids = _items(general, "multi30k", plan, data)[0][0][0]
         example = (general, (src_ids, greedy_ids(general, src_ids), None))
