@@ -62,6 +62,23 @@ def test_prepared_data_equals_the_in_memory_encoding(tmp_path):
     assert sorted(lines + [4, 11, 300]) == list(range(1, 301))
 
 
+def test_a_split_by_source_holds_out_what_the_in_memory_split_does(tmp_path):
+    pairs = [(w, f"{w.upper()} {k}") for w in ("ab", "cd", "ef", "gh", "ij", "kl", "mn", "op", "qr", "st")
+             for k in range(1 + len(w) % 3 + ord(w[0]) % 2)]  # 1 to 3 lines per source
+    pairs = [pairs[i] for i in np.random.default_rng(0).permutation(len(pairs))]
+    files = write_pairs(tmp_path / "data", "words", pairs)
+    cfg = tiny_config(tmp_path / "data", [f"data.train.src={files['src']}", f"data.train.tgt={files['tgt']}",
+                                          "data.dev=null", "data.test=null", "data.split.dev_size=2",
+                                          "data.split.test_size=3", "data.split.by_source=true"])
+    m = prepare_corpus(cfg, tmp_path / "prep", workers=1, shard_pairs=4).manifest
+    _, dev, test = load_splits(cfg.data)
+    assert m["held_out"] == {"dev": len(dev.src), "test": len(test.src)}
+    for name, split in (("dev", dev), ("test", test)):
+        assert (tmp_path / "prep" / f"{name}.src").read_text().splitlines() == split.src
+        assert len(set(split.src)) == (2 if name == "dev" else 3)
+    assert m["pairs"] == len(pairs) - len(dev.src) - len(test.src)
+
+
 def test_unreadable_lines_are_skipped_and_recorded(tmp_path):
     rows = [f"{t}\t{s}" for s, t in synthetic_pairs(60, seed=4)]
     rows[2] = "\udcffBAD\talpha"  # becomes an invalid UTF-8 byte below

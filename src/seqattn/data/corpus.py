@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import stat
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -195,34 +196,43 @@ def require_filled(text: ParallelText, spec: CorpusSpec, side: str, what: str) -
                                f"side{column}, only spaces or nothing")
 
 
-def _group_indices(sources: list[str]) -> list[list[int]]:
+def _group_indices(sources: Sequence[str]) -> list[list[int]]:
     groups: dict[str, list[int]] = {}
     for i, s in enumerate(sources):
         groups.setdefault(s, []).append(i)
     return list(groups.values())
 
 
-def split_corpus(
-    text: ParallelText, split: SplitConfig
-) -> tuple[ParallelText, ParallelText, ParallelText]:
-    """Seeded train/dev/test split of one corpus (used when no dev/test files are given); with
-    `split.by_source` the sizes count distinct sources, each kept whole in one split."""
-    groups = _group_indices(text.src) if split.by_source else [[i] for i in range(len(text))]
-    n, unit = len(groups), "distinct sources" if split.by_source else "pairs"
-    if n < split.dev_size + split.test_size + 1:
+def split_lines(n: int, split: SplitConfig, origin: str, sources: Sequence[str] | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The seeded split of a corpus of `n` lines: its train, dev and test line indices, each
+    sorted. With `split.by_source` (`sources` then gives each line's source) the sizes count
+    distinct sources, each kept whole in one split."""
+    if split.by_source and sources is None:
+        raise ValueError("split.by_source needs the sources")
+    groups = _group_indices(sources) if split.by_source else [[i] for i in range(n)]
+    count, unit = len(groups), "distinct sources" if split.by_source else "pairs"
+    if count < split.dev_size + split.test_size + 1:
         raise SeqattnError(
-            f"{text.origin}: {n} {unit} cannot be split into dev ({split.dev_size}) and test "
+            f"{origin}: {count} {unit} cannot be split into dev ({split.dev_size}) and test "
             f"({split.test_size}) with training data left; lower data.split sizes or give "
             "data.dev and data.test"
         )
-    perm = np.random.default_rng(split.seed).permutation(n)
+    perm = np.random.default_rng(split.seed).permutation(count)
 
     def lines(picked: np.ndarray) -> np.ndarray:
         return np.sort(np.fromiter((i for g in picked for i in groups[g]), dtype=np.int64))
 
-    dev_idx = lines(perm[: split.dev_size])
-    test_idx = lines(perm[split.dev_size : split.dev_size + split.test_size])
-    train_idx = lines(perm[split.dev_size + split.test_size :])
+    return (lines(perm[split.dev_size + split.test_size :]), lines(perm[: split.dev_size]),
+            lines(perm[split.dev_size : split.dev_size + split.test_size]))
+
+
+def split_corpus(
+    text: ParallelText, split: SplitConfig
+) -> tuple[ParallelText, ParallelText, ParallelText]:
+    """Seeded train/dev/test split of one corpus (used when no dev/test files are given); see
+    `split_lines`."""
+    train_idx, dev_idx, test_idx = split_lines(len(text), split, text.origin, text.src)
     return (
         text.subset(train_idx, text.origin + " [train split]"),
         text.subset(dev_idx, text.origin + " [dev split]"),

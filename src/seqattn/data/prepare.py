@@ -35,6 +35,7 @@ from seqattn import stopping
 from seqattn.atomic import atomic_write_text, fsync_dir, make_dirs
 from seqattn.config import Config, CorpusSpec
 from seqattn.data.blocks import aligned_blocks, block_pairs, cpu_count, digest, input_files
+from seqattn.data.corpus import split_lines
 from seqattn.data.shards import FORMAT, MANIFEST, SHARDS, read_manifest, shard_file
 from seqattn.data.subword import Subwords
 from seqattn.errors import SeqattnError
@@ -121,22 +122,18 @@ def _key(cfg: Config, digests: list[str]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
-def _held_out(cfg: Config, n: int, origin: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Which lines are the carved dev and test pairs (as `split_corpus` picks them)."""
+def _held_out(cfg: Config, n: int, origin: str, block_lines: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which lines are the carved dev and test pairs (`split_lines`, as in memory). By source,
+    one pass reads the sources first: each distinct source is held in memory once."""
     held = np.zeros(n, dtype=bool)
     if cfg.data.dev is not None:
         return held, np.zeros(0, np.int64), np.zeros(0, np.int64)
-    split = cfg.data.split
-    if split.by_source:
-        raise SeqattnError(f"{origin}: data.split.by_source needs the corpus in memory; give data.dev and "
-                           "data.test, or raise data.stream_above_mb")
-    if n < split.dev_size + split.test_size + 1:
-        raise SeqattnError(f"{origin}: {n} pairs cannot be split into dev ({split.dev_size}) "
-                           f"and test ({split.test_size}) with training data left; lower "
-                           "data.split sizes or give data.dev and data.test")
-    perm = np.random.default_rng(split.seed).permutation(n)
-    dev = np.sort(perm[: split.dev_size])
-    test = np.sort(perm[split.dev_size : split.dev_size + split.test_size])
+    sources = None
+    if cfg.data.split.by_source:
+        sources = [s for _, n_lines, src_block, tgt_block in aligned_blocks(cfg.data.train, block_lines)
+                   for s in block_pairs(cfg.data.train, n_lines, src_block, tgt_block)[0]]
+    _, dev, test = split_lines(n, cfg.data.split, origin, sources)
     held[dev] = held[test] = True
     return held, dev, test
 
@@ -292,7 +289,7 @@ def prepare_corpus(cfg: Config, out: str | Path, workers: int | None = None,
         shutil.rmtree(tmp, ignore_errors=True)
         try:
             (tmp / SHARDS).mkdir(parents=True)
-            held, dev, test = _held_out(cfg, n, " + ".join(map(str, paths)))
+            held, dev, test = _held_out(cfg, n, " + ".join(map(str, paths)), shard_pairs)
             subwords = _train_subwords(cfg, held, dev, test, tmp, shard_pairs)
             subwords.save(tmp)
             shards = _encode_all(cfg, subwords, held, tmp, workers or cpu_count(), shard_pairs)
