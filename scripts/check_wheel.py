@@ -222,6 +222,12 @@ class Checker:
         expect(out, out == translated, "translate EXPORTED: not what the full install's translate printed")
         out, _ = self.run([sq, "evaluate", "exported", "--src", "test.ko", "--ref", "test.en"])
         expect(out, out.startswith("BLEU") and "chrF" in out, "evaluate EXPORTED: no BLEU and chrF")
+        out, err = self.run([sq, "translate", "exported", "--input", "test.ko", "--attention-out", "maps"],
+                            status=2)
+        expect(err, out == "" and err.strip().splitlines() == [
+            "seqattn: error: seqattn translate needs matplotlib, which is not installed here: "
+            "pip install matplotlib"], "translate --attention-out under seqattn-runtime: not one line "
+               "before any output")
         for verb in ("train", "serve"):
             _, err = self.run([sq, verb, *(["exported"] if verb == "serve" else [])], status=2)
             expect(err, err.strip().splitlines() == [NEEDS_TORCH.format(verb)],

@@ -173,6 +173,8 @@ def _cmd_translate(a: argparse.Namespace) -> int:
     from seqattn.limits import MAX_SOURCE_TOKENS
 
     methods = attributions.translate_methods(a)
+    if a.attention_out:
+        import seqattn.viz  # noqa: F401  (needs matplotlib: refused before any line is translated)
     translator = _open(a)
     if methods:
         from seqattn.attribution import torch_model
