@@ -203,6 +203,10 @@ def test_training_in_pictures(page, shots):
     assert f"step {listed['steps'][1]['step']} " in page.inner_text("#training-label")
     page.wait_for_function("() => [...document.querySelectorAll('#training-images img')]"
                            ".every((i) => i.complete && i.naturalWidth > 0)")
+    page.keyboard.press("Home")
+    page.select_option("#model", "ko-general")  # the same model again: the reader stays on their step
+    page.wait_for_load_state("networkidle")
+    assert f"step {first['step']} " in page.inner_text("#training-label")
     page.select_option("#model", "ko-additive")  # drew no heatmaps (train.heatmaps=0)
     page.wait_for_function("() => document.querySelector('#training').hidden")
 

@@ -76,11 +76,13 @@ async function loadTraining() {
   if (ticket !== trainingRequest) return; // the model changed meanwhile
   section.hidden = data.steps.length === 0;
   if (!data.steps.length) return;
-  $("#training-model").textContent = model;
   const slider = $("#training-step");
+  // The same model's pictures again (it was chosen again): keep the step the reader is on.
+  const same = $("#training-model").textContent === model && (slider.steps || []).length === data.steps.length;
+  $("#training-model").textContent = model;
   slider.min = "0";
   slider.max = String(data.steps.length - 1);
-  slider.value = String(data.steps.length - 1);
+  if (!same) slider.value = String(data.steps.length - 1);
   slider.steps = data.steps;
   showTrainingStep();
 }
