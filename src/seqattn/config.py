@@ -57,7 +57,7 @@ class SplitConfig(_Strict):
     test_size: int = Field(300, ge=1, description="test pairs (sources, with by_source)")
     seed: int = Field(1234, ge=0, lt=2**32, description="which pairs are set aside")
     by_source: bool = Field(False, description="split by distinct source instead of by line: all lines of a "
-                            "source (a word's pronunciations) land in one split (in-memory corpora)")
+                            "source (a word's pronunciations) land in one split")
 
 
 VocabType = Literal["bpe", "unigram", "char", "symbols"]
