@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -16,6 +17,16 @@ WORDS = "alpha beta gamma delta omega sigma kappa theta zeta lambda".split()
 UPPER = {w: w.upper() for w in WORDS}
 
 torch.set_num_threads(1)  # tiny models: a second thread only adds sync overhead (10-50x under load)
+
+
+@pytest.fixture
+def side_by_side_cores():
+    """A study's arms train side by side in spawned processes with one thread each, on up to two
+    cores, as users run them (at the suite's one thread they would train one after another)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    yield
+    torch.set_num_threads(before)
 
 
 def synthetic_pairs(n: int, seed: int = 0, min_len: int = 2, max_len: int = 6) -> list[tuple[str, str]]:

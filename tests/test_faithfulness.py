@@ -150,6 +150,7 @@ def test_each_arm_reports_its_greedy_accuracy_pooled_over_parts():
     assert accuracy["sequences"] == 3 and math.isnan(accuracy["test_bleu"])
 
 
+@pytest.mark.usefixtures("side_by_side_cores")
 def test_faithfulness_quick_writes_its_files_with_sane_numbers(tmp_path, capsys):
     assert main(["study", "faithfulness", "--quick", "--out", str(tmp_path)]) == 0
     assert "## 3. Counterfactual attention" in capsys.readouterr().out

@@ -20,6 +20,7 @@ def outputs_exist(folder, figures):
     return rows
 
 
+@pytest.mark.usefixtures("side_by_side_cores")
 def test_bottleneck_quick_attention_wins_on_long_inputs(tmp_path):
     result = run_study("bottleneck", tmp_path, quick=True)
     outputs_exist(tmp_path, ["synthetic.png"])
@@ -28,6 +29,7 @@ def test_bottleneck_quick_attention_wins_on_long_inputs(tmp_path):
     assert att[-1] > none[-1]  # the longest bucket (45-60 symbols)
 
 
+@pytest.mark.usefixtures("side_by_side_cores")
 def test_scores_quick_reports_every_variant(tmp_path, capsys, monkeypatch):
     """The five arms go through training, scoring, the figure and the table; how well they learn
     is the other quick studies' concern, so each arm trains 20 steps here instead of 100."""
@@ -48,12 +50,14 @@ def test_scores_quick_reports_every_variant(tmp_path, capsys, monkeypatch):
     assert "| arm |" in capsys.readouterr().out
 
 
+@pytest.mark.usefixtures("side_by_side_cores")
 def test_reverse_quick(tmp_path):
     result = run_study("reverse", tmp_path, quick=True)
     outputs_exist(tmp_path, ["synthetic.png"])
     assert set(result) == {"none", "none + reversed source"}
 
 
+@pytest.mark.usefixtures("side_by_side_cores")
 def test_gradient_quick_attention_reaches_the_start(tmp_path):
     result = run_study("gradient", tmp_path, quick=True)
     outputs_exist(tmp_path, ["gradient.png"])
