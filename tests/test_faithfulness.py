@@ -27,7 +27,7 @@ from seqattn.studies.counterfactual import (
     js_divergence,
 )
 from seqattn.studies.faithfulness import Measured
-from seqattn.studies.faithfulness_report import key_numbers
+from seqattn.studies.faithfulness_report import _csv_rows, key_numbers
 from seqattn.studies.measures import alignment_errors, kendall_tau_b, row_agreement
 from seqattn.translator import Translator
 
@@ -142,12 +142,20 @@ def test_other_weights_change_the_output_and_the_adversary_keeps_it(replay):
 
 def test_each_arm_reports_its_greedy_accuracy_pooled_over_parts():
     first, second = Measured("copy", "dot"), Measured("copy", "dot")
-    first.accuracy, second.accuracy = [9, 10, 1, 2], [3, 5, 0, 1]
+    first.count_output([4, 5, 6], [4, 5, 6])  # right
+    first.count_output([4, 9], [4, 5, 6])  # one of three symbols right (a short output)
+    second.count_output([7, 8, 9, 10], [8, 9, 10])  # one symbol too many shifts all: none right
     first.add(second)
     first.steps = {"p_original": [], "adversarial_jsd": []}
     accuracy = key_numbers([first])["accuracy"]["copy, dot"]
-    assert accuracy["symbol_accuracy"] == 12 / 15 and accuracy["sequence_accuracy"] == 1 / 3
+    assert accuracy["symbol_accuracy"] == 4 / 9 and accuracy["sequence_accuracy"] == 1 / 3
     assert accuracy["sequences"] == 3 and math.isnan(accuracy["test_bleu"])
+    multi30k = Measured("multi30k", "dot", test_bleu=(33.5, 1000))
+    multi30k.steps = first.steps
+    numbers = key_numbers([multi30k])
+    assert numbers["accuracy"]["multi30k, dot"]["test_bleu"] == 33.5
+    task_rows = [row for row in _csv_rows([multi30k], numbers) if row[0] == "task"]
+    assert task_rows == [["task", "multi30k", "dot", "greedy", "test_bleu", 33.5, 1000]]
 
 
 @pytest.mark.usefixtures("side_by_side_cores")

@@ -16,6 +16,7 @@ romanisation outputs are their references, forced; Multi30k's is each model's ow
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -25,6 +26,7 @@ import torch
 
 from seqattn.attribution import METHODS, attribute_ids, greedy_ids
 from seqattn.model.seq2seq import Seq2Seq
+from seqattn.rundir import RunDir
 from seqattn.studies.alignment import romanisation_pairs, synthetic_alignment
 from seqattn.studies.common import Arm, side_by_side, synthetic_pairs, train_arm, train_tasks, write_pairs
 from seqattn.studies.counterfactual import StepReplay, counterfactuals
@@ -128,7 +130,15 @@ class Measured:
     # the arm's own greedy output against the reference, where the task has one (synthetic,
     # romanisation): [symbols right (same position), symbols, sequences right, sequences]
     accuracy: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
-    test_bleu: float | None = None  # Multi30k arms: training's greedy test BLEU
+    test_bleu: tuple[float, int] | None = None  # Multi30k arms: training's greedy test BLEU, sentences
+
+    def count_output(self, output: list[int], reference: list[int]) -> None:
+        """Add one greedy output, checked against its reference, to `accuracy`."""
+        right = sum(a == b for a, b in zip(output, reference))
+        self._add_accuracy((right, len(reference), int(output == reference), 1))
+
+    def _add_accuracy(self, counts: Sequence[int]) -> None:
+        self.accuracy = [a + b for a, b in zip(self.accuracy, counts)]
 
     def add(self, other: Measured) -> None:
         """Pool `other` (the same arm, other sentences) into this."""
@@ -139,7 +149,7 @@ class Measured:
         for key, (wrong, counted) in other.wrong.items():
             tally = self.wrong.setdefault(key, [0, 0])
             tally[0], tally[1] = tally[0] + wrong, tally[1] + counted
-        self.accuracy = [a + b for a, b in zip(self.accuracy, other.accuracy)]
+        self._add_accuracy(other.accuracy)
 
 
 def measure_item(model: Seq2Seq, item: Item, found: Measured, ig_steps: int, adversarial: bool,
@@ -218,9 +228,7 @@ def measure_part(run_dir: str, task: str, score: str, plan: Plan, data: str | No
         if tgt_ids is None:
             tgt_ids = greedy
         else:
-            right = sum(a == b for a, b in zip(greedy, tgt_ids))
-            found.accuracy = [a + b for a, b in zip(found.accuracy, (right, len(tgt_ids),
-                                                                     int(greedy == tgt_ids), 1))]
+            found.count_output(greedy, tgt_ids)
         if tgt_ids:  # (an empty greedy output has nothing to explain)
             measure_item(translator.model, (src_ids, tgt_ids, truth), found, plan.ig_steps,
                          index < plan.adversarial_sentences, seed=index)
@@ -245,13 +253,11 @@ def measure_arms(arms: Sequence[tuple[Path, str, str]], plan: Plan, data: str | 
     return measured, notes
 
 
-def _test_bleu(run_dir: str | Path) -> float | None:
-    """The test BLEU a run's training printed (results.json), if it has one."""
-    import json
-
-    path = Path(run_dir) / "results.json"
-    bleu = json.loads(path.read_text(encoding="utf-8")).get("test", {}).get("bleu") if path.exists() else None
-    return float(bleu) if isinstance(bleu, (int, float)) else None
+def _test_bleu(run_dir: str | Path) -> tuple[float, int] | None:
+    """The test BLEU a run's training printed (results.json) and its sentences, if it has them."""
+    path = RunDir(run_dir).results
+    test = json.loads(path.read_text(encoding="utf-8")).get("test", {}) if path.exists() else {}
+    return (float(test["bleu"]), int(test["sentences"])) if "bleu" in test else None
 
 
 # ----------------------------------------------------------------------------- the study

@@ -61,7 +61,8 @@ def key_numbers(measured: Sequence[Measured]) -> dict:
         out["accuracy"][_name(m)] = {
             "symbol_accuracy": right / symbols if symbols else math.nan,
             "sequence_accuracy": exact / sequences if sequences else math.nan,
-            "sequences": sequences, "test_bleu": math.nan if m.test_bleu is None else m.test_bleu}
+            "sequences": sequences, "test_bleu": math.nan if m.test_bleu is None else m.test_bleu[0],
+            "test_sentences": 0 if m.test_bleu is None else m.test_bleu[1]}
         out["agreement"][_name(m)] = {k: _mean(v) for k, v in m.tau.items()}
         if m.wrong:
             out["alignment"][_name(m)] = {k: w / n if n else math.nan for k, (w, n) in m.wrong.items()}
@@ -81,7 +82,7 @@ def _csv_rows(measured: Sequence[Measured], numbers: dict) -> list[list]:
         for measure in ("symbol_accuracy", "sequence_accuracy", "test_bleu"):
             if math.isfinite(acc[measure]):
                 rows.append(["task", m.task, m.score, "greedy", measure, acc[measure],
-                             acc["sequences"] if measure != "test_bleu" else 1000])
+                             acc["test_sentences" if measure == "test_bleu" else "sequences"]])
         for method, taus in m.tau.items():
             n = sum(math.isfinite(t) for t in taus)
             rows.append(["agreement", m.task, m.score, method, "kendall_tau_b_abs",
